@@ -1,0 +1,103 @@
+"""Typed errors of the core. Every message names the file, the place and the reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class TriageError(Exception):
+    """Base class of every error the core raises on purpose (never a bug)."""
+
+
+class Cancelled(TriageError):
+    """The user asked a long task to stop; raised from a ``stop_requested`` check."""
+
+    def __init__(self, message: str = "cancelled"):
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where in a file something was found: a line, a record or a message number."""
+
+    file: str
+    line: int | None = None  # 1-based line number in a text file
+    record: int | None = None  # 1-based record / message number (JSON item, mbox message)
+    member: str | None = None  # member path inside a folder or archive
+
+    def __str__(self) -> str:
+        parts = [self.file]
+        if self.member:
+            parts.append(self.member)
+        if self.line is not None:
+            parts.append(f"line {self.line}")
+        if self.record is not None:
+            parts.append(f"message {self.record}")
+        return ", ".join(parts)
+
+
+class InputError(TriageError):
+    """A file (or part of one) cannot be imported.
+
+    ``str(err)`` reads "FILE, line N: reason" and is fit to show to a user as is.
+    """
+
+    def __init__(
+        self,
+        file: str | Path,
+        reason: str,
+        *,
+        line: int | None = None,
+        record: int | None = None,
+        member: str | None = None,
+    ):
+        self.location = Location(str(file), line=line, record=record, member=member)
+        self.file = str(file)
+        self.line = line
+        self.record = record
+        self.member = member
+        self.reason = reason
+        super().__init__(f"{self.location}: {reason}")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A part of an input that was skipped (the rest was loaded)."""
+
+    location: Location
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.reason}"
+
+
+class ModelError(TriageError):
+    """A model file cannot be used: wrong hash, unknown origin, other scikit-learn, ..."""
+
+    def __init__(self, path: str | Path, reason: str, *, remedy: str = ""):
+        self.path = str(path)
+        self.reason = reason
+        self.remedy = remedy
+        text = f"{path}: {reason}"
+        if remedy:
+            text += f" {remedy}"
+        super().__init__(text)
+
+
+class ProjectError(TriageError):
+    """The project file cannot be opened or saved (corrupt, read-only, disk full, ...)."""
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+class ExportError(TriageError):
+    """An export could not be written; nothing was left behind at the target path."""
+
+    def __init__(self, path: str | Path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
