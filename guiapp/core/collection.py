@@ -134,12 +134,8 @@ class Collection:
         """spam: P(spam); sentiment: the probability of the predicted class (float32)."""
         if task == "spam":
             return self.spam_prob
-        prob = self.sentiment_prob
-        return (
-            np.max(np.nan_to_num(prob, nan=-np.inf), axis=1).astype(np.float32, copy=False)
-            if len(prob)
-            else np.zeros(0, np.float32)
-        )
+        # NaN (not predicted) propagates through max.
+        return self.sentiment_prob.max(axis=1) if len(self) else np.zeros(0, np.float32)
 
     def has_predictions(self, task: str) -> bool:
         if task == "spam":

@@ -1,0 +1,235 @@
+"""Labelled CSV export: one row per message, safe for spreadsheets, written atomically.
+
+Columns (:data:`EXPORT_COLUMNS`)::
+
+    id, source, kind, subject, sender, date, text,
+    spam, spam_score, spam_by, sentiment, sentiment_score, sentiment_by,
+    cluster, cluster_terms, corrected, model_version
+
+- ``spam`` / ``sentiment`` is the label the user sees: theirs where they gave one, else the
+  model's; ``*_by`` says which (``user`` / ``model``, empty when there is neither).
+- ``spam_score`` is the model's P(spam); ``sentiment_score`` the model's probability of its
+  predicted class (empty before prediction).
+- ``corrected`` is ``true`` where the user changed a label in Triage (either task).
+- ``model_version`` names the models behind the scores: ``spam=V1;sentiment=V2``.
+
+Re-importing an export (:func:`guiapp.core.io.load_collection`) restores the user labels
+exactly. Cells a spreadsheet would run as a formula (leading ``=``, ``+``, ``-``, ``@``,
+tab, CR) get a leading ``'``, as OWASP advises; :func:`restore_cell` undoes it on import.
+The file is written under a temporary name in the target folder and renamed into place, so
+a failed or cancelled export never leaves half a file (nor clobbers an older export).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from guiapp.core.collection import Collection
+from guiapp.core.errors import Cancelled, ExportError
+from guiapp.core.messages import CLASSES, NO_LABEL, TASKS, TEXT_COLUMNS
+from guiapp.core.progress import Hooks
+
+EXPORT_COLUMNS = (
+    *TEXT_COLUMNS,
+    "spam",
+    "spam_score",
+    "spam_by",
+    "sentiment",
+    "sentiment_score",
+    "sentiment_by",
+    "cluster",
+    "cluster_terms",
+    "corrected",
+    "model_version",
+)
+
+SCOPES = ("all", "labelled")
+
+# A cell is dangerous when it starts with one of these; cells that start with quotes then
+# one of these are escaped too, so restore_cell can undo exactly one level.
+_TRIGGER = r"^'*[=+\-@\t\r]"
+_RESTORE = re.compile(r"^'+[=+\-@\t\r]")
+BATCH_ROWS = 100_000
+
+
+def neutralise_cell(text: str) -> str:
+    """Prefix ``'`` to a cell a spreadsheet would treat as a formula (OWASP CSV injection)."""
+    return "'" + text if re.match(_TRIGGER, text) else text
+
+
+def restore_cell(text: str) -> str:
+    """Undo :func:`neutralise_cell` (used by the importer on Triage's own exports)."""
+    return text[1:] if _RESTORE.match(text) else text
+
+
+def _neutralise_array(array: pa.Array) -> pa.Array:
+    mask = pc.match_substring_regex(array, _TRIGGER)
+    if not pc.any(mask).as_py():
+        return array
+    return pc.if_else(mask, pc.binary_join_element_wise("'", array, ""), array)
+
+
+def scope_rows(collection: Collection, scope: str) -> np.ndarray | None:
+    """Store rows for a named scope: ``all`` (None = every row) or ``labelled`` (by the user)."""
+    if scope == "all":
+        return None
+    if scope == "labelled":
+        return np.flatnonzero(collection.labelled_by_user())
+    raise ValueError(f"unknown export scope {scope!r} (all, labelled, or a selection of rows)")
+
+
+def _pick(choices: list[str], index: np.ndarray) -> pa.Array:
+    """``choices[index]`` as an Arrow string array, without a Python-object round trip."""
+    return pa.array(choices, type=pa.string()).take(pa.array(index.astype(np.int64)))
+
+
+def _names(task: str, codes: np.ndarray) -> pa.Array:
+    return _pick(["", *CLASSES[task]], codes.astype(np.int64) + 1)
+
+
+def _scores(values: np.ndarray) -> pa.Array:
+    """Probabilities as fixed 4-decimal text ("0.0428"), empty where NaN; vectorised."""
+    missing = np.isnan(values)
+    scaled = np.round(np.nan_to_num(values, nan=0.0).astype(np.float64) * 10_000).astype(np.int64)
+    whole = pc.cast(pa.array(scaled // 10_000), pa.string())
+    frac = pc.utf8_lpad(pc.cast(pa.array(scaled % 10_000), pa.string()), 4, "0")
+    text = pc.binary_join_element_wise(whole, frac, ".")
+    return pc.if_else(pa.array(missing), pa.scalar("", pa.string()), text)
+
+
+def cluster_terms(collection: Collection) -> list[str]:
+    """Per cluster number, its top terms as one space-separated string."""
+    clustering = collection.clustering
+    terms = getattr(clustering, "top_terms", None) or []
+    return [" ".join(t) for t in terms]
+
+
+def export_table(collection: Collection, rows: np.ndarray | None = None) -> pa.Table:
+    """The export as an Arrow table (before formula neutralisation)."""
+    if rows is None:
+        rows = np.arange(len(collection), dtype=np.int64)
+    rows = np.asarray(rows, dtype=np.int64)
+    messages = collection.messages
+    columns: dict[str, pa.Array] = {}
+    for name in TEXT_COLUMNS:
+        col = messages[name]
+        arr = pa.array(col.iloc[rows] if len(rows) != len(messages) else col, type=pa.string())
+        columns[name] = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    for task in TASKS:
+        user = collection.user[task][rows]
+        predicted = collection.predicted(task)[rows]
+        label = np.where(user != NO_LABEL, user, predicted)
+        by = np.where(user != NO_LABEL, 1, np.where(predicted != NO_LABEL, 2, 0))
+        columns[task] = _names(task, label)
+        columns[f"{task}_score"] = _scores(collection.score(task)[rows])
+        columns[f"{task}_by"] = _pick(["", "user", "model"], by)
+    cluster = collection.cluster[rows]
+    columns["cluster"] = pc.if_else(
+        pa.array(cluster >= 0), pc.cast(pa.array(cluster), pa.string()), pa.scalar("", pa.string())
+    )
+    terms = ["", *cluster_terms(collection)]
+    columns["cluster_terms"] = _pick(
+        terms, np.where((cluster >= 0) & (cluster < len(terms) - 1), cluster + 1, 0)
+    )
+    corrected = collection.any_corrected()[rows]
+    columns["corrected"] = _pick(["false", "true"], corrected.astype(np.int64))
+    versions = ";".join(f"{t}={v}" for t, v in sorted(collection.model_versions.items()) if v)
+    columns["model_version"] = _pick([versions], np.zeros(len(rows), dtype=np.int64))
+    return pa.table({name: columns[name] for name in EXPORT_COLUMNS})
+
+
+def write_csv(
+    table: pa.Table | pd.DataFrame,
+    path: str | Path,
+    *,
+    neutralise: bool = True,
+    on_progress=None,
+    stop_requested=None,
+) -> int:
+    """Write a table as UTF-8 CSV atomically; returns the number of rows written.
+
+    Every column is written as text (quoted where needed, RFC 4180). With ``neutralise``
+    cells that start like a formula get a leading ``'``.
+    """
+    hooks = Hooks(on_progress, stop_requested)
+    path = Path(path)
+    if isinstance(table, pd.DataFrame):
+        table = pa.Table.from_pandas(table.astype("string"), preserve_index=False)
+    table = table.cast(pa.schema([(f.name, pa.string()) for f in table.schema]))
+    n = table.num_rows
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=folder)
+    except OSError as exc:
+        raise ExportError(path, _os_reason(exc)) from exc
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            options = pacsv.WriteOptions(include_header=True, quoting_style="needed")
+            writer = pacsv.CSVWriter(raw, table.schema, write_options=options)
+            for start in range(0, max(n, 1), BATCH_ROWS):
+                hooks.step(start, n, "exporting")
+                batch = table.slice(start, BATCH_ROWS)
+                if neutralise:
+                    batch = pa.table(
+                        [_neutralise_array(c.combine_chunks()) for c in batch.columns],
+                        names=batch.column_names,
+                    )
+                writer.write_table(batch)
+            writer.close()
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.replace(tmp, path)
+    except Cancelled:
+        tmp.unlink(missing_ok=True)
+        raise
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise ExportError(path, _os_reason(exc)) from exc
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    hooks.progress(n, n, "exported")
+    return n
+
+
+def _os_reason(exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return "the disk is full; nothing was written (an earlier file at this path is unchanged)"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "this location is read-only or not writable; choose another folder"
+    if exc.errno == errno.ENOENT:
+        return "the folder does not exist"
+    return f"cannot write the file: {exc.strerror or exc}"
+
+
+def export_csv(
+    collection: Collection,
+    path: str | Path,
+    *,
+    rows: np.ndarray | None = None,
+    scope: str = "all",
+    neutralise: bool = True,
+    on_progress=None,
+    stop_requested=None,
+) -> int:
+    """Export ``collection`` (``rows`` if given, else ``scope``) to ``path``; returns the row count."""
+    if rows is None:
+        rows = scope_rows(collection, scope)
+    table = export_table(collection, rows)
+    return write_csv(
+        table, path, neutralise=neutralise, on_progress=on_progress, stop_requested=stop_requested
+    )
