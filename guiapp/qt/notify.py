@@ -1,0 +1,90 @@
+"""Every message to the user goes through one :class:`Notifier` (napari's notifier idea).
+
+- Errors the core raises on purpose (:class:`~guiapp.core.errors.TriageError`: bad input,
+  damaged project, refused model file, failed export) are shown as they are: their text
+  already names the file, the place and the reason.
+- Anything else is a bug: a short message, with the traceback under "Show Details..." so the
+  user can send it.
+
+Boxes are opened window-modal and non-blocking (``open()``, not ``exec()``), so a worker's
+error never stalls the event loop, and tests can read what was shown from :attr:`shown`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from guiapp.core.errors import Cancelled, TriageError
+
+log = logging.getLogger(__name__)
+
+_TITLES = {
+    "InputError": "Cannot import",
+    "ProjectError": "Project problem",
+    "ModelError": "Model problem",
+    "ExportError": "Export failed",
+}
+
+
+def error_text(exc: BaseException) -> tuple[str, str, str]:
+    """(title, text, details) for an exception, as the user will see it."""
+    if isinstance(exc, TriageError):
+        title = "Triage"
+        for klass in type(exc).__mro__:
+            if klass.__name__ in _TITLES:
+                title = _TITLES[klass.__name__]
+                break
+        return title, str(exc), ""
+    if isinstance(exc, MemoryError):
+        return "Out of memory", "There is not enough memory to finish this task.", ""
+    if isinstance(exc, OSError) and exc.filename:
+        reason = exc.strerror or str(exc)
+        return "File problem", f"{exc.filename}: {reason}", ""
+    summary = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
+    text = (
+        "Something went wrong inside Triage. Your labels are saved; you can keep working.\n\n"
+        + summary
+    )
+    return "Unexpected error", text, ""
+
+
+class Notifier(QObject):
+    """The single path from a task or an action to the user."""
+
+    status_message = Signal(str, int)  # text, timeout in ms
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._parent = parent
+        self.shown: list[QMessageBox] = []
+
+    def error(self, exc: BaseException, tb: str = "") -> QMessageBox | None:
+        if isinstance(exc, Cancelled):
+            self.status("Cancelled.")
+            return None
+        title, text, _ = error_text(exc)
+        details = "" if isinstance(exc, TriageError) else tb
+        if details:
+            log.error("%s\n%s", text, details)
+        return self._box(QMessageBox.Icon.Warning, title, text, details)
+
+    def info(self, title: str, text: str, details: str = "") -> QMessageBox:
+        return self._box(QMessageBox.Icon.Information, title, text, details)
+
+    def status(self, text: str, timeout_ms: int = 6000) -> None:
+        self.status_message.emit(text, timeout_ms)
+
+    def _box(self, icon, title: str, text: str, details: str) -> QMessageBox:
+        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self._parent)
+        box.setWindowModality(Qt.WindowModality.WindowModal)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        if details:
+            box.setDetailedText(details)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
+        self.shown.append(box)
+        del self.shown[:-20]
+        box.open()
+        return box

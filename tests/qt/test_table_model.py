@@ -1,0 +1,119 @@
+"""The message table model: Qt's model checks, roles, sorting and filtering in the model."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPersistentModelIndex, Qt
+
+from guiapp.core import query
+from guiapp.core.commands import set_label
+from guiapp.qt.table_model import (
+    COLUMN_INDEX,
+    LabelCodeRole,
+    LabelSourceRole,
+    MessageTableModel,
+    ScoreRole,
+    StoreRowRole,
+)
+
+
+def test_qtmodeltester(qtmodeltester, collection):
+    model = MessageTableModel(collection)
+    qtmodeltester.check(model, force_py=True)
+    model.sort(COLUMN_INDEX["spam_score"], Qt.SortOrder.DescendingOrder)
+    model.set_mask(collection.spam_prob > 0.5)
+    qtmodeltester.check(model, force_py=True)
+
+
+def test_roles_read_the_collection(collection):
+    collection.user["spam"][2] = 0  # the user says ham where the model says spam
+    model = MessageTableModel(collection)
+    spam = model.index(2, COLUMN_INDEX["spam"])
+    assert spam.data() == "ham"
+    assert spam.data(LabelSourceRole) == "user"
+    assert spam.data(Qt.ItemDataRole.EditRole) == 0
+    other = model.index(5, COLUMN_INDEX["spam"])
+    assert other.data() == "spam" and other.data(LabelSourceRole) == "model"
+    score = model.index(5, COLUMN_INDEX["spam_score"])
+    assert abs(score.data(ScoreRole) - float(collection.spam_prob[5])) < 1e-6
+    assert score.data() == f"{collection.spam_prob[5]:.2f}"
+    text = model.index(0, COLUMN_INDEX["text"]).data()
+    assert text.startswith("Go until jurong point")
+    assert model.index(0, COLUMN_INDEX["cluster"]).data() == "1"
+    assert model.flags(spam) & Qt.ItemFlag.ItemIsEditable
+    assert not model.flags(model.index(0, COLUMN_INDEX["text"])) & Qt.ItemFlag.ItemIsEditable
+    assert model.index(0, 0).data(Qt.ItemDataRole.UserRole + 99) is None
+
+
+def test_sort_by_score_is_a_stable_permutation_with_missing_last(collection):
+    collection.spam_prob[3] = np.nan
+    model = MessageTableModel(collection)
+    column = COLUMN_INDEX["spam_score"]
+    model.sort(column, Qt.SortOrder.DescendingOrder)
+    shown = [model.index(r, column).data(ScoreRole) for r in range(model.rowCount())]
+    assert shown[-1] is None
+    values = shown[:-1]
+    assert values == sorted(values, reverse=True)
+    model.sort(column, Qt.SortOrder.AscendingOrder)
+    shown = [model.index(r, column).data(ScoreRole) for r in range(model.rowCount())]
+    assert shown[-1] is None and shown[:-1] == sorted(shown[:-1])
+    assert sorted(model.order.tolist()) == list(range(len(collection)))
+
+
+def test_sort_text_is_case_insensitive(collection):
+    model = MessageTableModel(collection)
+    column = COLUMN_INDEX["text"]
+    model.sort(column, Qt.SortOrder.AscendingOrder)
+    texts = [collection.messages["text"].iat[s] for s in model.order]
+    assert texts == sorted(texts, key=str.lower)
+
+
+def test_filter_keeps_sort_and_persistent_indexes_follow_rows(collection):
+    model = MessageTableModel(collection)
+    model.sort(COLUMN_INDEX["spam_score"], Qt.SortOrder.DescendingOrder)
+    target = int(np.flatnonzero(collection.spam_prob > 0.5)[-1])
+    persistent = QPersistentModelIndex(model.index(model.view_row(target), 2))
+    lost = QPersistentModelIndex(
+        model.index(model.view_row(int(np.argmin(collection.spam_prob))), 2)
+    )
+    model.set_mask(collection.spam_prob > 0.5)
+    assert model.rowCount() == int((collection.spam_prob > 0.5).sum())
+    assert persistent.isValid() and persistent.data(StoreRowRole) == target
+    assert not lost.isValid()
+    scores = collection.spam_prob[model.order]
+    assert (np.diff(scores) <= 0).all()
+    model.set_mask(None)
+    assert model.rowCount() == len(collection)
+
+
+def test_search_and_facets(collection):
+    columns = {k: query.arrow_strings(collection.messages[k]) for k in query.SEARCH_COLUMNS}
+    mask = query.search_mask(columns, "WIN free")
+    hits = collection.messages["text"][mask].tolist()
+    assert hits and all("win" in t.lower() and "free" in t.lower() for t in hits)
+    assert query.search_mask(columns, "   ") is None
+    spec = query.FilterSpec(spam=frozenset({1}), clusters=frozenset({0}))
+    facet = query.facet_mask(collection, spec)
+    assert (collection.label("spam")[facet] == 1).all()
+    assert (collection.cluster[facet] == 0).all()
+
+
+def test_setdata_goes_through_the_label_editor(collection):
+    model = MessageTableModel(collection)
+    calls = []
+
+    def editor(task, rows, code):
+        calls.append((task, rows.tolist(), code))
+        set_label(collection, task, rows, code).apply_to(collection)
+        model.labels_changed(task)
+        return True
+
+    model.sort(COLUMN_INDEX["spam_score"], Qt.SortOrder.AscendingOrder)
+    index = model.index(0, COLUMN_INDEX["sentiment"])
+    store = index.data(StoreRowRole)
+    assert model.setData(index, 2, Qt.ItemDataRole.EditRole) is False  # no editor yet
+    model.label_editor = editor
+    assert model.setData(index, 2, Qt.ItemDataRole.EditRole)
+    assert calls == [("sentiment", [store], 2)]
+    assert index.data() == "positive" and index.data(LabelCodeRole) == 2
+    assert model.index(0, COLUMN_INDEX["corrected"]).data() == "✎"
