@@ -1,0 +1,545 @@
+"""Route paths to the importers: walk folders, open archives, sniff each file's format."""
+
+from __future__ import annotations
+
+import mmap
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from guiapp.core.errors import Cancelled, InputError, Location, Problem
+from guiapp.core.io import archive, csv_tsv, detect, json_, mail, parquet, tables, text
+from guiapp.core.io.base import LoadResult, Options, Origin, TablePreview, concat_results
+from guiapp.core.messages import make_frame
+from guiapp.core.progress import Hooks
+
+PathLike = str | os.PathLike[str]
+SMALL_FILE = 64 * 1024 * 1024
+MAX_NESTING = 3  # an archive inside a .gz inside ...: stop here
+
+
+class _Collector:
+    """Keeps results in input order; batches single mail messages into one frame."""
+
+    def __init__(self) -> None:
+        self.parts: list[LoadResult] = []
+        self.mail: list[tuple[str, mail.MailFields]] = []
+        self.mail_problems: list[Problem] = []
+        self.mail_files: list[str] = []
+
+    def add(self, result: LoadResult) -> None:
+        self._flush_mail()
+        self.parts.append(result)
+
+    def add_mail(self, source: str, fields: mail.MailFields, problems: list[Problem]) -> None:
+        self.mail.append((source, fields))
+        self.mail_problems += problems
+        self.mail_files.append(source)
+
+    def problem(self, problem: Problem) -> None:
+        self._flush_mail()
+        self.parts.append(LoadResult(*_empty_parts(), [problem], []))
+
+    def _flush_mail(self) -> None:
+        if not self.mail:
+            return
+        self.parts.append(
+            mail_result([(s, f) for s, f in self.mail], self.mail_problems, self.mail_files)
+        )
+        self.mail, self.mail_problems, self.mail_files = [], [], []
+
+    def result(self) -> LoadResult:
+        self._flush_mail()
+        return concat_results(self.parts)
+
+
+def _empty_parts() -> tuple[pd.DataFrame, pd.DataFrame]:
+    empty = LoadResult.empty()
+    return empty.messages, empty.extra
+
+
+def mail_result(
+    items: Sequence[tuple[str, mail.MailFields]],
+    problems: list[Problem],
+    files: list[str],
+    kind: str = "email",
+) -> LoadResult:
+    n = len(items)
+    messages = make_frame(
+        {
+            "id": [f.id for _, f in items],
+            "source": [s for s, _ in items],
+            "kind": tables.constant(kind, n),
+            "subject": [f.subject for _, f in items],
+            "sender": [f.sender for _, f in items],
+            "date": [f.date for _, f in items],
+            "text": [f.text for _, f in items],
+        },
+        n,
+    )
+    return LoadResult(messages, pd.DataFrame(index=pd.RangeIndex(n)), problems, files)
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def _read_head(path: str) -> tuple[bytes, int]:
+    with open(path, "rb") as fh:
+        head = fh.read(detect.SNIFF_BYTES)
+        size = os.fstat(fh.fileno()).st_size
+    return head, size
+
+
+def _open_error(origin: Origin, err: OSError) -> InputError:
+    reason = err.strerror or str(err)
+    return origin.error(f"cannot be read ({reason})")
+
+
+def read_file(
+    path: str, origin: Origin, options: Options, hooks: Hooks, out: _Collector, depth: int = 0
+) -> None:
+    """Read one file on disk into ``out`` (InputError if the file as a whole is unusable)."""
+    try:
+        head, size = _read_head(path)
+    except OSError as err:
+        raise _open_error(origin, err) from None
+    fmt = detect.sniff(head, origin, size=size)
+    if fmt == detect.MBOX and (_mbox_named(origin) or size > SMALL_FILE):
+        _read_mbox_file(path, origin, options, hooks, out)
+        return
+    if fmt in (detect.ZIP, detect.TAR):
+        _read_archive(path, fmt, origin, options, hooks, out, depth)
+        return
+    if fmt in (detect.GZIP, detect.BZ2, detect.XZ):
+        data = archive.decompress(path, fmt, origin)
+        _read_inner(data, origin, options, hooks, out, depth)
+        return
+    if fmt == detect.PARQUET:
+        out.add(parquet.read_parquet(path, origin, options, hooks))
+        return
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as err:
+        raise _open_error(origin, err) from None
+    read_bytes(data, fmt, origin, options, hooks, out, depth)
+
+
+def _inner_origin(origin: Origin) -> Origin:
+    """The same file, named without its .gz/.bz2/.xz suffix for format sniffing."""
+    inner = detect.strip_compression_suffix(origin.name)
+    return Origin(origin.file, origin.member, hint=inner)
+
+
+def _read_inner(
+    data: bytes, origin: Origin, options: Options, hooks: Hooks, out: _Collector, depth: int
+) -> None:
+    if depth >= MAX_NESTING:
+        raise origin.error("compressed too many times over (an archive in an archive in ...)")
+    inner = _inner_origin(origin)
+    fmt = detect.sniff(data[: detect.SNIFF_BYTES], inner, size=len(data))
+    read_bytes(data, fmt, inner, options, hooks, out, depth + 1)
+
+
+def read_bytes(
+    data: bytes,
+    fmt: str,
+    origin: Origin,
+    options: Options,
+    hooks: Hooks,
+    out: _Collector,
+    depth: int = 0,
+) -> None:
+    """Read a file's bytes (already sniffed as ``fmt``) into ``out``."""
+    if fmt == detect.CSV:
+        out.add(csv_tsv.read_csv(data, origin, options, hooks))
+    elif fmt in (detect.JSON, detect.JSONL, detect.TWEETS_JS):
+        out.add(json_.read_json(data, origin, fmt, options, hooks))
+    elif fmt == detect.TEXT:
+        out.add(text.read_text(data, origin, options, hooks))
+    elif fmt == detect.EMAIL:
+        fields, problems = mail.read_message(data, origin)
+        out.add_mail(origin.source, fields, problems)
+    elif fmt == detect.MBOX:
+        if not _mbox_named(origin) and len(mail.split_mbox(data)) == 1:
+            # A raw message file that starts with an mbox 'From ' line (as SpamAssassin's
+            # do): one message, whose source is the file itself.
+            fields, problems = mail.read_message(data, origin)
+            out.add_mail(origin.source, fields, problems)
+        else:
+            _read_mbox(data, origin, options, hooks, out, path=None)
+    elif fmt == detect.PARQUET:
+        out.add(parquet.read_parquet(data, origin, options, hooks))
+    elif fmt in (detect.GZIP, detect.BZ2, detect.XZ):
+        _read_inner(archive.decompress(data, fmt, origin), origin, options, hooks, out, depth)
+    elif fmt in (detect.ZIP, detect.TAR):
+        if depth >= MAX_NESTING or origin.member:
+            raise origin.error("an archive inside an archive; unpack it first")
+        _read_archive(data, fmt, origin, options, hooks, out, depth)
+    else:  # pragma: no cover - sniff() returns only the formats above
+        raise origin.error(f"unsupported format {fmt}")
+
+
+def _mbox_named(origin: Origin) -> bool:
+    return detect.extension(origin.name) in (".mbox", ".mbx")
+
+
+def _read_mbox_file(
+    path: str, origin: Origin, options: Options, hooks: Hooks, out: _Collector
+) -> None:
+    try:
+        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            _read_mbox(buf, origin, options, hooks, out, path=path)
+    except OSError as err:
+        raise _open_error(origin, err) from None
+
+
+def _read_mbox(
+    buf: bytes | mmap.mmap,
+    origin: Origin,
+    options: Options,
+    hooks: Hooks,
+    out: _Collector,
+    *,
+    path: str | None,
+) -> None:
+    parts: list[LoadResult] = []
+    for good, problems in mail.iter_mbox(buf, origin, hooks, path=path):
+        parts.append(
+            mail_result(
+                [(f"{origin.source}::{n}", f) for n, f in good],
+                problems,
+                [],
+                kind=options.kind or "email",
+            )
+        )
+    result = concat_results(parts)
+    result.files = [origin.source]
+    out.add(result)
+
+
+def _read_archive(
+    data_or_path: bytes | str,
+    fmt: str,
+    origin: Origin,
+    options: Options,
+    hooks: Hooks,
+    out: _Collector,
+    depth: int,
+) -> None:
+    members = archive.iter_zip if fmt == detect.ZIP else archive.iter_tar
+    found = 0
+    before = len(out.parts)
+    for name, data, why in members(data_or_path, origin):
+        hooks.check()
+        child = Origin(origin.file, name) if not origin.member else origin.child(name)
+        if data is None:
+            out.problem(child.problem(why or "skipped"))
+            continue
+        if _hidden(name):
+            continue
+        try:
+            if not data:
+                raise child.error("the file is empty")
+            fmt_member = detect.sniff(data[: detect.SNIFF_BYTES], child, size=len(data))
+            if fmt_member in (detect.ZIP, detect.TAR):
+                raise child.error("an archive inside an archive; unpack it first")
+            read_bytes(data, fmt_member, child, options, hooks, out, depth + 1)
+            found += 1
+        except Cancelled:
+            raise
+        except InputError as err:
+            out.problem(_as_problem(err, child))
+    if not found:
+        problems = [p for part in out.parts[before:] for p in part.problems]
+        first = f" ({problems[0].reason})" if problems else ""
+        raise origin.error(f"no readable messages in this archive{first}")
+
+
+def _as_problem(err: InputError, origin: Origin) -> Problem:
+    return Problem(
+        Location(origin.file, line=err.line, record=err.record, member=origin.member),
+        err.reason + ("; file skipped" if err.line is None and err.record is None else "; skipped"),
+    )
+
+
+# ----------------------------------------------------------------------------- folders
+
+
+def _hidden(name: str) -> bool:
+    base = name.rstrip("/").rsplit("/", 1)[-1]
+    return base.startswith(".") or base in ("Thumbs.db", "desktop.ini") or "__MACOSX/" in name
+
+
+def walk_folder(folder: str) -> list[tuple[str, str]]:
+    """(path relative to folder, full path) of the files to read, sorted by relative path.
+
+    Hidden files and folders are left out, and so is ``tmp/`` of a Maildir (messages still
+    being delivered).
+    """
+    out: list[tuple[str, str]] = []
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        is_maildir = {"cur", "new"} <= set(dirs)
+        dirs[:] = [
+            d
+            for d in dirs
+            if not (d.startswith(".") and not _is_maildir(os.path.join(root, d)))
+            and not (is_maildir and d == "tmp")
+        ]
+        for name in files:
+            if _hidden(name):
+                continue
+            full = os.path.join(root, name)
+            rel = os.path.relpath(full, folder).replace(os.sep, "/")
+            out.append((rel, full))
+    out.sort(key=lambda item: item[0])
+    return out
+
+
+def _is_maildir(path: str) -> bool:
+    return os.path.isdir(os.path.join(path, "cur")) and os.path.isdir(os.path.join(path, "new"))
+
+
+def read_folder(folder: str, options: Options, hooks: Hooks, out: _Collector) -> None:
+    files = walk_folder(folder)
+    if not files:
+        raise InputError(folder, "the folder holds no files")
+    sizes = []
+    for _, full in files:
+        try:
+            sizes.append(max(1, os.path.getsize(full)))
+        except OSError:
+            sizes.append(1)
+    total = sum(sizes)
+    done = 0
+    read = 0
+    before = len(out.parts)
+    for (rel, full), size in zip(files, sizes, strict=True):
+        origin = Origin(folder, rel)
+        sub = hooks.scaled(done / total, (done + size) / total)
+        try:
+            read_file(full, origin, options, sub, out)
+            read += 1
+        except Cancelled:
+            raise
+        except InputError as err:
+            out.problem(_as_problem(err, origin))
+        done += size
+        hooks.step(done, total, rel)
+    if not read:
+        problems = [p for part in out.parts[before:] for p in part.problems]
+        first = f" (first: {problems[0]})" if problems else ""
+        raise InputError(folder, f"none of the {len(files):,} files could be read{first}")
+
+
+# ----------------------------------------------------------------------------- entry points
+
+
+def as_paths(paths: PathLike | Sequence[PathLike]) -> list[str]:
+    if isinstance(paths, (str, os.PathLike)):
+        return [os.fspath(paths)]
+    return [os.fspath(p) for p in paths]
+
+
+def load_collection(
+    paths: PathLike | Sequence[PathLike],
+    *,
+    text_column: str | None = None,
+    label_columns: dict[str, str | None] | None = None,
+    kind: str | None = None,
+    on_progress=None,  # type: ignore[no-untyped-def]
+    stop_requested=None,  # type: ignore[no-untyped-def]
+) -> LoadResult:
+    hooks = Hooks(on_progress, stop_requested)
+    options = Options(text_column, label_columns, kind)
+    items = as_paths(paths)
+    if not items:
+        raise InputError("(no input)", "no files or folders were given")
+    sizes = []
+    for p in items:
+        if not os.path.exists(p):
+            raise InputError(p, "no such file or folder")
+        sizes.append(max(1, _tree_size(p)))
+    total = sum(sizes)
+    done = 0
+    out = _Collector()
+    hooks.step(0, 1000, "reading")
+    for p, size in zip(items, sizes, strict=True):
+        sub = hooks.scaled(done / total, (done + size) / total)
+        try:
+            if os.path.isdir(p):
+                read_folder(p, options, sub, out)
+            else:
+                read_file(p, Origin(p), options, sub, out)
+        except RecursionError:
+            raise InputError(p, "nested too deeply to read") from None
+        except MemoryError:
+            raise InputError(p, "too large to read into memory") from None
+        done += size
+        hooks.step(int(1000 * done / total), 1000, p)
+    result = out.result()
+    result.messages = result.messages.reset_index(drop=True)
+    return result
+
+
+def _tree_size(path: str) -> int:
+    if not os.path.isdir(path):
+        return os.path.getsize(path)
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.path.getsize(os.path.join(root, name))
+            except OSError:
+                pass
+    return total
+
+
+def inspect_table(path: PathLike, *, nrows: int = 50) -> TablePreview:
+    p = os.fspath(path)
+    origin = Origin(p)
+    try:
+        head, size = _read_head(p)
+    except OSError as err:
+        raise _open_error(origin, err) from None
+    fmt = detect.sniff(head, origin, size=size)
+    if fmt in (detect.GZIP, detect.BZ2, detect.XZ):
+        data = archive.decompress(p, fmt, origin)
+        origin = _inner_origin(origin)
+        fmt = detect.sniff(data[: detect.SNIFF_BYTES], origin, size=len(data))
+    elif fmt == detect.PARQUET:
+        return parquet.preview_parquet(p, origin, nrows)
+    else:
+        data = Path(p).read_bytes()
+    if fmt == detect.CSV or fmt == detect.TEXT:
+        return csv_tsv.preview_csv(data, origin, nrows)
+    if fmt in (detect.JSON, detect.JSONL, detect.TWEETS_JS):
+        return json_.preview_json(data, origin, fmt, nrows)
+    if fmt == detect.PARQUET:
+        return parquet.preview_parquet(data, origin, nrows)
+    raise origin.error(f"not a table ({fmt}); only CSV/TSV, JSON and Parquet have columns")
+
+
+def iter_collection_chunks(
+    path: PathLike,
+    *,
+    chunksize: int = 100_000,
+    text_column: str | None = None,
+    label_columns: dict[str, str | None] | None = None,
+    kind: str | None = None,
+    on_progress=None,  # type: ignore[no-untyped-def]
+    stop_requested=None,  # type: ignore[no-untyped-def]
+) -> Iterator[LoadResult]:
+    """Read a big file in chunks of at most ``chunksize`` messages, without loading it all.
+
+    CSV/TSV (also .gz/.bz2/.xz), JSON Lines, Parquet and mbox stream; other formats are
+    read whole and then cut into chunks.
+    """
+    import pyarrow as pa
+
+    if chunksize < 1:
+        raise ValueError("chunksize must be positive")
+    hooks = Hooks(on_progress, stop_requested)
+    options = Options(text_column, label_columns, kind)
+    p = os.fspath(path)
+    origin = Origin(p)
+    if not os.path.exists(p):
+        raise InputError(p, "no such file or folder")
+    if os.path.isdir(p):
+        yield from _slices(
+            load_collection(
+                p,
+                text_column=text_column,
+                label_columns=label_columns,
+                kind=kind,
+                on_progress=on_progress,
+                stop_requested=stop_requested,
+            ),
+            chunksize,
+        )
+        return
+    head, size = _read_head(p)
+    fmt = detect.sniff(head, origin, size=size)
+    codec = {"gzip": "gzip", "bz2": "bz2", "xz": "lzma"}.get(fmt)
+    sniff_origin = origin
+    if codec is not None:
+        sniff_origin = _inner_origin(origin)
+        with pa.input_stream(p, compression=codec) as stream:
+            head = stream.read(detect.SNIFF_BYTES)
+        if not head:
+            raise origin.error("the compressed file is empty")
+        fmt = detect.sniff(head, sniff_origin, size=None)
+
+    def stream_factory():  # type: ignore[no-untyped-def]
+        return pa.input_stream(p, compression=codec) if codec else pa.input_stream(p)
+
+    if fmt == detect.CSV:
+        yield from csv_tsv.iter_csv(stream_factory, head, sniff_origin, options, chunksize, hooks)
+    elif fmt == detect.JSONL or (
+        fmt == detect.JSON
+        and head.lstrip()[:1] == b"{"
+        and detect.extension(sniff_origin.name) != ".json"
+    ):
+        yield from json_.iter_jsonl(_lines(stream_factory), sniff_origin, options, chunksize, hooks)
+    elif fmt == detect.PARQUET:
+        yield from parquet.iter_parquet(p, origin, options, chunksize, hooks)
+    elif fmt == detect.MBOX and codec is None:
+        with open(p, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            for good, problems in mail.iter_mbox(
+                buf, origin, hooks, path=p, chunk_messages=min(chunksize, 5000)
+            ):
+                yield mail_result(
+                    [(f"{origin.source}::{n}", f) for n, f in good],
+                    problems,
+                    [origin.source],
+                    kind=kind or "email",
+                )
+    else:
+        yield from _slices(
+            load_collection(
+                p,
+                text_column=text_column,
+                label_columns=label_columns,
+                kind=kind,
+                on_progress=on_progress,
+                stop_requested=stop_requested,
+            ),
+            chunksize,
+        )
+
+
+def _lines(stream_factory) -> Iterator[bytes]:  # type: ignore[no-untyped-def]
+    with stream_factory() as stream:
+        rest = b""
+        while True:
+            block = stream.read(1 << 22)
+            if not block:
+                break
+            block = rest + block
+            lines = block.split(b"\n")
+            rest = lines.pop()
+            yield from lines
+        if rest:
+            yield rest
+
+
+def _slices(result: LoadResult, chunksize: int) -> Iterator[LoadResult]:
+    n = len(result.messages)
+    if n == 0:
+        yield result
+        return
+    for start in range(0, n, chunksize):
+        stop = min(n, start + chunksize)
+        messages = result.messages.iloc[start:stop].reset_index(drop=True)
+        extra = result.extra.iloc[start:stop].reset_index(drop=True)
+        first = start == 0
+        yield LoadResult(
+            messages,
+            extra,
+            result.problems if first else [],
+            result.files if first else [],
+            result.encodings if first else {},
+        )
+
