@@ -91,6 +91,8 @@ class MessageTableModel(QAbstractTableModel):
 
     order_changed = Signal()
     """The set or order of shown rows changed (sort, filter, new collection)."""
+    order_about_to_change = Signal()
+    """Emitted before ``layoutAboutToBeChanged`` (the view saves a big selection here)."""
 
     def __init__(self, collection: Collection | None = None, parent=None):
         super().__init__(parent)
@@ -347,6 +349,7 @@ class MessageTableModel(QAbstractTableModel):
         """Replace ``order``; persistent indexes (current row, editors) follow their rows."""
         n = len(self._collection)
         new_order = query.view_order(permutation, mask, n)
+        self.order_about_to_change.emit()
         # PySide6 only exposes the argument-less overload of the layout signals (no
         # VerticalSortHint), so the selection model would track a big selection cell by cell:
         # the view (MessageTableView) saves and restores big selections itself.

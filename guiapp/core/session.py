@@ -1,0 +1,318 @@
+"""Whole user-level operations over the core, shared by the window and the command line.
+
+Each function is a plain, Qt-free function with ``on_progress`` / ``stop_requested`` hooks
+that a worker thread can run: it reads what it is given (a snapshot), builds new objects and
+returns them; it never changes an open project. Applying a result to the open project is a
+separate, quick ``apply_*`` function that runs where the project lives (the GUI thread).
+
+- :func:`import_files` -- load files -> collection -> predictions -> themes -> a new project;
+- :func:`open_project` -- an existing project with its themes restored;
+- :func:`predict` / :func:`apply_predictions`;
+- :func:`cluster` / :func:`apply_clustering`;
+- :func:`retrain` / :func:`apply_retrain`;
+- :func:`snapshot` -- a copy of a collection's arrays that later edits cannot reach.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from guiapp.core.collection import Collection
+from guiapp.core.errors import ModelError, Problem
+from guiapp.core.messages import CLASSES, NO_LABEL, TASKS
+from guiapp.core.paths import user_data_dir
+from guiapp.core.progress import Hooks
+from guiapp.core.project import SUFFIX, Project
+
+CLUSTERING_KEY = "clustering"
+
+
+# ----------------------------------------------------------------------------- places
+def projects_dir() -> Path:
+    """Where projects for opened files are kept: ``<user data>/projects``."""
+    path = user_data_dir() / "projects"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def project_name_for(paths: Sequence[str | Path]) -> str:
+    """A readable project name from the inputs: the file (or folder) name, "+ N more"."""
+    paths = [Path(p) for p in paths]
+    if not paths:
+        return "Untitled"
+    first = paths[0]
+    name = first.name if first.is_dir() else first.name.split(".")[0] or first.name
+    if len(paths) > 1:
+        name += f" + {len(paths) - 1} more"
+    return name
+
+
+def project_path_for(paths: Sequence[str | Path], folder: Path | None = None) -> Path:
+    """A new, unused project path in :func:`projects_dir` named after the inputs."""
+    folder = folder or projects_dir()
+    stem = re.sub(r'[\\/:*?"<>|\x00-\x1f]+', "_", project_name_for(paths)).strip(" .") or "project"
+    candidate = folder / f"{stem}{SUFFIX}"
+    number = 2
+    while candidate.exists():
+        candidate = folder / f"{stem} ({number}){SUFFIX}"
+        number += 1
+    return candidate
+
+
+# ----------------------------------------------------------------------------- results
+@dataclass
+class Predictions:
+    """Model outputs for a set of rows, with the model version that made each."""
+
+    rows: np.ndarray | None  # store rows (None: all rows of the snapshot, in order)
+    n_rows: int
+    prob: dict[str, np.ndarray] = field(default_factory=dict)  # spam: (n,), sentiment: (n, 3)
+    versions: dict[str, str] = field(default_factory=dict)
+    cards: dict[str, dict] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Opened:
+    """A project ready to show, and what happened while opening it."""
+
+    project: Project
+    problems: list[Problem] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    created: bool = False
+
+
+def snapshot(collection: Collection) -> Collection:
+    """A collection sharing the (immutable) text columns but owning copies of every array,
+    so a worker can read it while the user keeps labelling the original."""
+    return dataclasses.replace(
+        collection,
+        user={t: a.copy() for t, a in collection.user.items()},
+        corrected={t: a.copy() for t, a in collection.corrected.items()},
+        spam_prob=collection.spam_prob.copy(),
+        sentiment_prob=collection.sentiment_prob.copy(),
+        cluster=collection.cluster.copy(),
+        model_versions=dict(collection.model_versions),
+    )
+
+
+# ----------------------------------------------------------------------------- predictions
+def predict(
+    collection: Collection,
+    tasks: Sequence[str] = TASKS,
+    *,
+    rows: np.ndarray | None = None,
+    versions: dict[str, str] | None = None,
+    on_progress=None,
+    stop_requested=None,
+) -> Predictions:
+    """Run the current (or the given version of the) models over ``rows`` of a collection.
+
+    A task whose model cannot be loaded is skipped with a note (the rest still runs); a
+    refused model file is a :class:`ModelError` note, not a crash.
+    """
+    from guiapp.core import models  # heavy import (scikit-learn): only when predicting
+
+    hooks = Hooks(on_progress, stop_requested)
+    frame = collection.messages if rows is None else collection.messages.iloc[rows]
+    frame = frame.reset_index(drop=True)
+    out = Predictions(rows=rows, n_rows=len(frame))
+    for i, task in enumerate(tasks):
+        sub = hooks.scaled(i / len(tasks), (i + 1) / len(tasks))
+        try:
+            model = models.load_current(task, version=(versions or {}).get(task))
+        except ModelError as exc:
+            out.notes.append(f"No {task} predictions: {exc}")
+            continue
+        prob = models.predict_proba(
+            model, frame, on_progress=sub.on_progress, stop_requested=sub.stop_requested
+        )
+        out.prob[task] = np.asarray(prob, dtype=np.float32)
+        out.versions[task] = model.version
+        out.cards[task] = dict(model.card)
+    hooks.progress(1000, 1000, "predicted")
+    return out
+
+
+def apply_predictions(project: Project, predictions: Predictions) -> None:
+    """Write predictions into the open project (memory and disk)."""
+    collection = project.collection
+    for task, prob in predictions.prob.items():
+        rows = predictions.rows
+        if rows is None and len(prob) != len(collection):
+            rows = np.arange(len(prob), dtype=np.int64)
+        collection.set_predictions(task, prob, predictions.versions[task], rows=rows)
+    project.save_arrays()
+
+
+# ----------------------------------------------------------------------------- themes
+def cluster(
+    collection: Collection,
+    *,
+    k: int | str = "auto",
+    seed: int = 0,
+    on_progress=None,
+    stop_requested=None,
+):
+    """k-means themes over the messages without a user label (every row gets a theme)."""
+    from guiapp.core.clustering import cluster_messages
+
+    mask = ~collection.labelled_by_user()
+    return cluster_messages(
+        collection.messages,
+        k=k,
+        mask=mask,
+        seed=seed,
+        on_progress=on_progress,
+        stop_requested=stop_requested,
+    )
+
+
+def apply_clustering(project: Project, clustering) -> None:
+    """Put a clustering into the open project (the ``cluster`` column and its state)."""
+    collection = project.collection
+    labels = np.asarray(clustering.labels, dtype=np.int32)
+    n = min(len(labels), len(collection))
+    collection.cluster[:n] = labels[:n]
+    if n < len(collection) and clustering.model is not None:
+        collection.cluster[n:] = clustering.assign(collection.messages.iloc[n:])
+    collection.clustering = clustering
+    project.save_json(CLUSTERING_KEY, clustering.to_json())
+    project.save_named_arrays(CLUSTERING_KEY, clustering.state_arrays())
+    project.save_arrays()
+
+
+def restore_clustering(project: Project):
+    """The clustering saved in a project, or None."""
+    from guiapp.core.clustering import Clustering
+
+    text = project.load_json(CLUSTERING_KEY)
+    if not text:
+        return None
+    arrays = project.load_named_arrays(CLUSTERING_KEY)
+    try:
+        return Clustering.from_state(text, arrays)
+    except (ValueError, KeyError):
+        return None
+
+
+# ----------------------------------------------------------------------------- open
+def import_files(
+    paths: Sequence[str | Path],
+    *,
+    text_column: str | None = None,
+    label_columns: dict[str, str | None] | None = None,
+    project_path: str | Path | None = None,
+    k: int | str = "auto",
+    on_progress=None,
+    stop_requested=None,
+) -> Opened:
+    """Load files into a new project: read, predict both tasks, find themes, save.
+
+    Raises :class:`~guiapp.core.errors.InputError` (including ``AmbiguousTextColumn``) when
+    the input cannot be read at all; parts that were skipped come back as ``problems``.
+    """
+    from guiapp.core.io import load_collection
+
+    hooks = Hooks(on_progress, stop_requested)
+    result = load_collection(
+        [str(p) for p in paths],
+        text_column=text_column,
+        label_columns=label_columns,
+        on_progress=hooks.scaled(0.0, 0.35).on_progress,
+        stop_requested=stop_requested,
+    )
+    collection = Collection.from_load(result)
+    notes: list[str] = []
+    if len(collection):
+        predictions = predict(collection, **_hooks(hooks.scaled(0.35, 0.7)))
+        for task, prob in predictions.prob.items():
+            collection.set_predictions(task, prob, predictions.versions[task])
+        notes += predictions.notes
+        clustering = cluster(collection, k=k, **_hooks(hooks.scaled(0.7, 0.92)))
+        collection.cluster[:] = clustering.labels
+        collection.clustering = clustering
+    else:
+        clustering = None
+    hooks.check()
+    path = Path(project_path) if project_path else project_path_for(paths)
+    project = Project.create(
+        path,
+        collection,
+        name=project_name_for(paths),
+        **_hooks(hooks.scaled(0.92, 1.0)),
+    )
+    try:
+        project.save_json("sources", [str(Path(p).resolve()) for p in paths])
+        if clustering is not None:
+            project.save_json(CLUSTERING_KEY, clustering.to_json())
+            project.save_named_arrays(CLUSTERING_KEY, clustering.state_arrays())
+        for task, version in collection.model_versions.items():
+            _record_model(project, task, version)
+    except Exception:
+        project.close()
+        raise
+    return Opened(project, list(result.problems), list(result.files), notes, created=True)
+
+
+def open_project(path: str | Path, *, on_progress=None, stop_requested=None) -> Opened:
+    """Open a project file and restore its themes."""
+    project = Project.open(path, on_progress=on_progress, stop_requested=stop_requested)
+    try:
+        project.collection.clustering = restore_clustering(project)
+    except Exception:
+        project.close()
+        raise
+    return Opened(project)
+
+
+def _hooks(h: Hooks) -> dict:
+    return {"on_progress": h.on_progress, "stop_requested": h.stop_requested}
+
+
+def _record_model(project: Project, task: str, version: str) -> None:
+    from guiapp.core import models
+
+    info = models.describe_version(task, version)
+    if info is not None:
+        project.record_model(task, version, info.get("sha256", ""), info.get("path", ""), info)
+
+
+# ----------------------------------------------------------------------------- labels
+def label_counts(collection: Collection, rows: np.ndarray | None = None) -> dict[str, list[int]]:
+    """Per task, how many of ``rows`` (all when None) carry each label (user or model)."""
+    out = {}
+    for task in TASKS:
+        labels = collection.label(task)
+        if rows is not None:
+            labels = labels[rows]
+        counts = np.bincount(labels.astype(np.int64) + 1, minlength=len(CLASSES[task]) + 1)
+        out[task] = counts[1:].tolist()
+    return out
+
+
+__all__ = [
+    "CLUSTERING_KEY",
+    "NO_LABEL",
+    "Opened",
+    "Predictions",
+    "apply_clustering",
+    "apply_predictions",
+    "cluster",
+    "import_files",
+    "label_counts",
+    "open_project",
+    "predict",
+    "project_name_for",
+    "project_path_for",
+    "projects_dir",
+    "restore_clustering",
+    "snapshot",
+]

@@ -1,0 +1,238 @@
+"""The themes panel: each k-means theme with its size and top terms, and k to re-run with."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QSpinBox,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from guiapp.core.messages import CLASSES
+from guiapp.qt import style
+
+AUTO_K = 1  # the spin box's minimum stands for "choose k automatically"
+MAX_K = 60
+
+
+class SilhouetteCurve(QWidget):
+    """A small line chart of silhouette score against k, the chosen k marked."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.curve: list[tuple[int, float]] = []
+        self.chosen = 0
+        self.setMinimumHeight(54)
+        self.setToolTip("Silhouette score for each k tried; the chosen k is marked")
+
+    def set_curve(self, curve, chosen: int) -> None:
+        self.curve = [(int(k), float(s)) for k, s in curve]
+        self.chosen = chosen
+        self.setVisible(bool(self.curve))
+        self.update()
+
+    def sizeHint(self) -> QSize:
+        return QSize(200, 60)
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if len(self.curve) < 2:
+            return
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        rect = QRectF(self.rect()).adjusted(6, 14, -6, -14)
+        ks = [k for k, _ in self.curve]
+        ss = [s for _, s in self.curve]
+        k0, k1 = min(ks), max(ks)
+        s0, s1 = min(ss), max(ss)
+        span_s = (s1 - s0) or 1.0
+
+        def point(k: int, s: float) -> QPointF:
+            x = rect.left() + (k - k0) / max(1, k1 - k0) * rect.width()
+            y = rect.bottom() - (s - s0) / span_s * rect.height()
+            return QPointF(x, y)
+
+        path = QPainterPath(point(*self.curve[0]))
+        for k, s in self.curve[1:]:
+            path.lineTo(point(k, s))
+        painter.setPen(QPen(QColor(style.SCORE_BAR_COLOUR), 1.6))
+        painter.drawPath(path)
+        muted = QColor(style.MUTED_TEXT)
+        painter.setPen(muted)
+        font = painter.font()
+        font.setPointSizeF(max(6.5, font.pointSizeF() - 1.5))
+        painter.setFont(font)
+        painter.drawText(QRectF(rect.left(), rect.bottom() + 1, 40, 13), f"k={k0}")
+        painter.drawText(
+            QRectF(rect.right() - 40, rect.bottom() + 1, 40, 13),
+            Qt.AlignmentFlag.AlignRight,
+            f"k={k1}",
+        )
+        for k, s in self.curve:
+            if k == self.chosen:
+                p = point(k, s)
+                painter.setPen(Qt.PenStyle.NoPen)
+                painter.setBrush(QColor(style.CORRECTED_COLOUR))
+                painter.drawEllipse(p, 3.5, 3.5)
+                painter.setPen(QColor(style.CORRECTED_COLOUR))
+                painter.drawText(
+                    QRectF(p.x() - 50, rect.top() - 14, 100, 13),
+                    Qt.AlignmentFlag.AlignCenter,
+                    f"k = {k}  ({s:.3f})",
+                )
+        painter.end()
+
+
+class ClusterPanel(QWidget):
+    """Lists the themes; clicking one filters the table to it."""
+
+    cluster_selected = Signal(object)  # theme number, or None for "all"
+    recluster_requested = Signal(object)  # k (int) or "auto"
+    label_cluster_requested = Signal(int, str, int)  # theme, task, label code
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(4)
+        title = QLabel(
+            f"<b>Themes</b> <span style='color:{style.MUTED_TEXT}'>(k-means, unlabelled)</span>"
+        )
+        layout.addWidget(title)
+
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("k:"))
+        self.k_box = QSpinBox(self)
+        self.k_box.setRange(AUTO_K, MAX_K)
+        self.k_box.setSpecialValueText("auto")
+        self.k_box.setToolTip("Number of themes; 'auto' picks k by silhouette score")
+        self.k_box.setAccessibleName("Number of themes")
+        controls.addWidget(self.k_box)
+        self.run_button = QPushButton("Re-group", self)
+        self.run_button.setToolTip("Run k-means again over the unlabelled messages")
+        self.run_button.clicked.connect(self._on_run_clicked)
+        controls.addWidget(self.run_button, 1)
+        layout.addLayout(controls)
+
+        self.curve = SilhouetteCurve(self)
+        self.curve.setVisible(False)
+        layout.addWidget(self.curve)
+
+        self.tree = QTreeWidget(self)
+        self.tree.setColumnCount(3)
+        self.tree.setHeaderLabels(["#", "Size", "Top terms"])
+        self.tree.setRootIsDecorated(False)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        header = self.tree.header()
+        header.setStretchLastSection(True)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tree.customContextMenuRequested.connect(self._on_tree_menu)
+        self.tree.itemSelectionChanged.connect(self._on_tree_selection)
+        layout.addWidget(self.tree, 1)
+
+        self.note = QLabel(self)
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet(f"color: {style.MUTED_TEXT};")
+        layout.addWidget(self.note)
+        self.show_all = QPushButton("Show all themes", self)
+        self.show_all.clicked.connect(self.clear_selection)
+        layout.addWidget(self.show_all)
+        self._updating = False
+        self.set_clustering(None)
+
+    # ------------------------------------------------------------------ content
+    def set_k(self, k: int | str) -> None:
+        self.k_box.setValue(AUTO_K if k in ("auto", 0, None) else int(k))
+
+    def k(self) -> int | str:
+        value = self.k_box.value()
+        return "auto" if value == AUTO_K else value
+
+    def set_running(self, running: bool) -> None:
+        self.run_button.setEnabled(not running)
+        self.run_button.setText("Grouping…" if running else "Re-group")
+
+    def set_clustering(self, clustering) -> None:
+        self._updating = True
+        try:
+            self.tree.clear()
+            if clustering is None or not getattr(clustering, "k", 0):
+                self.note.setText(
+                    "No themes yet." if clustering is None else "\n".join(clustering.notes)
+                )
+                self.curve.set_curve([], 0)
+                return
+            sizes = getattr(clustering, "sizes_all", None)
+            fitted = getattr(clustering, "sizes_fitted", None)
+            for number in range(clustering.k):
+                terms = clustering.top_terms[number] if number < len(clustering.top_terms) else []
+                size = int(sizes[number]) if sizes is not None else 0
+                item = QTreeWidgetItem([str(number + 1), f"{size:,}", ", ".join(terms[:6])])
+                item.setData(0, Qt.ItemDataRole.UserRole, number)
+                item.setTextAlignment(
+                    1, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+                )
+                tip = f"Theme {number + 1}: {size:,} messages"
+                if fitted is not None:
+                    tip += f" ({int(fitted[number]):,} unlabelled)"
+                item.setToolTip(2, tip + "\n" + ", ".join(terms))
+                item.setToolTip(1, tip)
+                self.tree.addTopLevelItem(item)
+            notes = list(getattr(clustering, "notes", []) or [])
+            head = f"{clustering.k} themes over {clustering.fitted_rows:,} unlabelled messages."
+            self.note.setText("\n".join([head, *notes]))
+            self.curve.set_curve(getattr(clustering, "curve", []) or [], clustering.k)
+        finally:
+            self._updating = False
+
+    def clear_selection(self) -> None:
+        self.tree.clearSelection()
+
+    def select_cluster(self, number: int | None) -> None:
+        self._updating = True
+        try:
+            self.tree.clearSelection()
+            if number is not None and 0 <= number < self.tree.topLevelItemCount():
+                self.tree.topLevelItem(number).setSelected(True)
+        finally:
+            self._updating = False
+
+    # ------------------------------------------------------------------ events
+    def _on_run_clicked(self) -> None:
+        self.recluster_requested.emit(self.k())
+
+    def _on_tree_selection(self) -> None:
+        if self._updating:
+            return
+        items = self.tree.selectedItems()
+        self.cluster_selected.emit(items[0].data(0, Qt.ItemDataRole.UserRole) if items else None)
+
+    def _on_tree_menu(self, pos) -> None:
+        item = self.tree.itemAt(pos)
+        if item is None:
+            return
+        number = item.data(0, Qt.ItemDataRole.UserRole)
+        menu = QMenu(self)
+        menu.addAction("Show only this theme", lambda: self.cluster_selected.emit(number))
+        menu.addSeparator()
+        for task in ("spam", "sentiment"):
+            for code, name in enumerate(CLASSES[task]):
+                menu.addAction(
+                    f"Mark the whole theme as {name}",
+                    lambda t=task, c=code: self.label_cluster_requested.emit(number, t, c),
+                )
+            menu.addSeparator()
+        menu.exec(self.tree.viewport().mapToGlobal(pos))

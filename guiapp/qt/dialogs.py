@@ -1,0 +1,322 @@
+"""The window's dialogs: column mapping, import problems, retrain choice, export, shortcuts.
+
+Each dialog only collects a choice or shows a result; the work is done by the window's
+tasks over :mod:`guiapp.core`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QRadioButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from guiapp.qt import style
+
+NO_COLUMN = "(none)"
+
+
+def _muted(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setStyleSheet(f"color: {style.MUTED_TEXT};")
+    return label
+
+
+def _table(headers: list[str], rows: list[list[str]], parent: QWidget) -> QTableWidget:
+    table = QTableWidget(len(rows), len(headers), parent)
+    table.setHorizontalHeaderLabels(headers)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setWordWrap(False)
+    table.verticalHeader().setVisible(False)
+    table.setAlternatingRowColors(True)
+    for r, row in enumerate(rows):
+        for c, cell in enumerate(row):
+            text = str(cell)
+            item = QTableWidgetItem(" ".join(text.split())[:200])
+            item.setToolTip(text[:1000])
+            table.setItem(r, c, item)
+    return table
+
+
+# ----------------------------------------------------------------------------- columns
+class ColumnMappingDialog(QDialog):
+    """Choose which column of a table holds the text (and, optionally, the labels)."""
+
+    def __init__(self, preview, candidates: list[str] | None = None, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Choose the message column")
+        self.resize(860, 480)
+        self.preview = preview
+        columns = list(preview.columns)
+        candidates = list(candidates or preview.text_candidates or [])
+        layout = QVBoxLayout(self)
+        name = Path(preview.path).name
+        layout.addWidget(
+            QLabel(
+                f"<b>{name}</b> has several columns that could hold the message text. "
+                "Choose the one to read; the others are kept and exported as they are."
+            )
+        )
+        form = QFormLayout()
+        self.text_combo = QComboBox(self)
+        ordered = candidates + [c for c in columns if c not in candidates]
+        for column in ordered:
+            suffix = "  (likely)" if column in candidates[:1] else ""
+            self.text_combo.addItem(column + suffix, column)
+        if preview.text_column in ordered:
+            self.text_combo.setCurrentIndex(ordered.index(preview.text_column))
+        form.addRow("Message text:", self.text_combo)
+        self.label_combos: dict[str, QComboBox] = {}
+        guessed = dict(preview.label_columns or {})
+        for task, title in (("spam", "Spam labels:"), ("sentiment", "Sentiment labels:")):
+            combo = QComboBox(self)
+            combo.addItem(NO_COLUMN, None)
+            for column in columns:
+                combo.addItem(column, column)
+            if guessed.get(task) in columns:
+                combo.setCurrentIndex(columns.index(guessed[task]) + 1)
+            form.addRow(title, combo)
+            self.label_combos[task] = combo
+        layout.addLayout(form)
+        layout.addWidget(_muted(f"First rows of the file ({preview.encoding}):"))
+        self.table = _table(columns, preview.rows, self)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        for i in range(len(columns)):
+            self.table.setColumnWidth(i, 160)
+        layout.addWidget(self.table, 1)
+        self.text_combo.currentIndexChanged.connect(self._highlight)
+        self._highlight()
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Import")
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+    def _highlight(self) -> None:
+        column = self.text_column()
+        if column in self.preview.columns:
+            self.table.selectColumn(self.preview.columns.index(column))
+
+    def text_column(self) -> str:
+        return self.text_combo.currentData()
+
+    def label_columns(self) -> dict[str, str | None]:
+        return {task: combo.currentData() for task, combo in self.label_combos.items()}
+
+
+# ----------------------------------------------------------------------------- problems
+class ProblemsDialog(QDialog):
+    """What an import skipped, each with its place; the rest was loaded."""
+
+    def __init__(self, problems, loaded: int, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Import problems")
+        self.resize(820, 420)
+        self.problems = list(problems)
+        layout = QVBoxLayout(self)
+        n = len(self.problems)
+        layout.addWidget(
+            QLabel(
+                f"<b>{loaded:,} messages were imported.</b> "
+                f"{n:,} part{'s' if n != 1 else ''} of the input could not be read and "
+                f"{'were' if n != 1 else 'was'} skipped:"
+            )
+        )
+        rows = [[str(p.location), p.reason] for p in self.problems]
+        self.table = _table(["Where", "Problem"], rows, self)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setColumnWidth(0, 320)
+        layout.addWidget(self.table, 1)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        copy = QPushButton("Copy to Clipboard", self)
+        copy.clicked.connect(self.copy)
+        buttons.addButton(copy, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.rejected.connect(self.reject)
+        buttons.accepted.connect(self.accept)
+        layout.addWidget(buttons)
+
+    def text(self) -> str:
+        return "\n".join(str(p) for p in self.problems)
+
+    def copy(self) -> None:
+        QGuiApplication.clipboard().setText(self.text())
+
+
+# ----------------------------------------------------------------------------- retrain
+class RetrainDialog(QDialog):
+    """Which models to retrain, with how many of the user's labels each would learn from."""
+
+    def __init__(self, counts: dict[str, tuple[int, int]], defaults: dict[str, bool], parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Retrain models")
+        layout = QVBoxLayout(self)
+        layout.addWidget(
+            QLabel(
+                "Train on the shipped training data <b>plus your labels</b>. "
+                "You can keep labelling while it runs."
+            )
+        )
+        self.boxes: dict[str, QCheckBox] = {}
+        for task, title in (("spam", "Spam model"), ("sentiment", "Sentiment model")):
+            labelled, corrected = counts.get(task, (0, 0))
+            box = QCheckBox(
+                f"{title} — {labelled:,} labelled by you, {corrected:,} corrected in Triage", self
+            )
+            box.setChecked(defaults.get(task, True))
+            box.toggled.connect(self._update)
+            layout.addWidget(box)
+            self.boxes[task] = box
+        layout.addWidget(
+            _muted(
+                "Each retrained model is saved as a new version in your data folder; "
+                "you can go back to an earlier one or to the shipped model at any time."
+            )
+        )
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Retrain")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        self._update()
+
+    def tasks(self) -> list[str]:
+        return [task for task, box in self.boxes.items() if box.isChecked()]
+
+    def _update(self) -> None:
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(bool(self.tasks()))
+
+
+# ----------------------------------------------------------------------------- export
+EXPORT_SCOPES = (
+    ("all", "All messages"),
+    ("labelled", "Messages labelled by you"),
+    ("filter", "Messages in the current filter"),
+    ("selection", "Selected messages"),
+)
+
+
+class ExportDialog(QDialog):
+    """Scope and path of a labelled CSV export."""
+
+    def __init__(self, counts: dict[str, int], path: str, scope: str = "all", parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Export labelled CSV")
+        self.resize(560, 0)
+        layout = QVBoxLayout(self)
+        group = QGroupBox("Messages to export", self)
+        box = QVBoxLayout(group)
+        self.scope_group = QButtonGroup(self)
+        self.radios: dict[str, QRadioButton] = {}
+        for key, title in EXPORT_SCOPES:
+            count = counts.get(key, 0)
+            radio = QRadioButton(f"{title}  ({count:,})", group)
+            radio.setEnabled(count > 0)
+            self.scope_group.addButton(radio)
+            self.radios[key] = radio
+            box.addWidget(radio)
+        chosen = scope if counts.get(scope, 0) else "all"
+        self.radios[chosen].setChecked(True)
+        layout.addWidget(group)
+        row = QHBoxLayout()
+        self.path_edit = QLineEdit(path, self)
+        self.path_edit.setAccessibleName("Export file")
+        browse = QPushButton("Browse…", self)
+        browse.clicked.connect(self._browse)
+        row.addWidget(QLabel("File:"))
+        row.addWidget(self.path_edit, 1)
+        row.addWidget(browse)
+        layout.addLayout(row)
+        layout.addWidget(
+            _muted(
+                "One row per message: text columns, your label or the model's (and which), "
+                "scores, theme and keywords, whether you corrected it. Cells a spreadsheet "
+                "would run as formulas are made safe; Triage reads them back exactly."
+            )
+        )
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        self.path_edit.textChanged.connect(self._update)
+        self._update()
+
+    def scope(self) -> str:
+        for key, radio in self.radios.items():
+            if radio.isChecked():
+                return key
+        return "all"
+
+    def path(self) -> str:
+        text = self.path_edit.text().strip()
+        if text and not text.lower().endswith(".csv"):
+            text += ".csv"
+        return text
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export labelled CSV", self.path_edit.text(), "CSV files (*.csv)"
+        )
+        if path:
+            self.path_edit.setText(path)
+
+    def _update(self) -> None:
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(bool(self.path()))
+
+
+# ----------------------------------------------------------------------------- shortcuts
+class ShortcutsDialog(QDialog):
+    def __init__(self, actions, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard shortcuts")
+        self.resize(520, 560)
+        layout = QVBoxLayout(self)
+        rows = []
+        for action in actions:
+            keys = ", ".join(s.toString() for s in action.shortcuts())
+            if keys:
+                rows.append([action.text().replace("&", "").split("\t")[0], keys])
+        table = _table(["Action", "Keys"], rows, self)
+        table.horizontalHeader().setStretchLastSection(True)
+        table.setColumnWidth(0, 330)
+        layout.addWidget(table)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+
+__all__ = [
+    "ColumnMappingDialog",
+    "ExportDialog",
+    "ProblemsDialog",
+    "RetrainDialog",
+    "ShortcutsDialog",
+]

@@ -1,0 +1,1069 @@
+"""Triage's main window: the table, filters, detail pane and themes over one open project.
+
+Everything long (import, prediction, themes, retraining, export, a search over a million
+rows) runs as a plain :mod:`guiapp.core` function in the :class:`TaskRunner`; the window
+hands it a snapshot and applies the result when it comes back. Label edits go through the
+:class:`LabelEditor` (saved to the project before the table shows them, one undo step per
+action). Errors from anywhere reach the user through the one :class:`Notifier`.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from guiapp.core import query, session
+from guiapp.core.collection import Collection
+from guiapp.core.errors import InputError
+from guiapp.core.messages import CLASSES, KINDS, NO_LABEL, TASKS
+from guiapp.core.project import SUFFIX, Project
+from guiapp.qt import style
+from guiapp.qt.cluster_panel import ClusterPanel
+from guiapp.qt.detail_pane import DetailPane
+from guiapp.qt.dialogs import (
+    ColumnMappingDialog,
+    ExportDialog,
+    ProblemsDialog,
+    RetrainDialog,
+    ShortcutsDialog,
+)
+from guiapp.qt.filter_bar import FilterBar
+from guiapp.qt.notify import Notifier
+from guiapp.qt.progress import TaskProgress
+from guiapp.qt.settings import Settings
+from guiapp.qt.table_model import MessageTableModel
+from guiapp.qt.table_view import MessageTableView
+from guiapp.qt.undo import LabelEditor
+from guiapp.qt.workers import TaskRunner
+
+APP_TITLE = "Triage"
+OPEN_FILTER = (
+    "Messages (*.csv *.tsv *.tab *.txt *.json *.jsonl *.ndjson *.js *.mbox *.mbx *.eml "
+    "*.parquet *.gz *.zip *.triage);;"
+    "Tables (*.csv *.tsv *.tab *.parquet);;JSON and tweet archives (*.json *.jsonl *.ndjson *.js);;"
+    "Email (*.mbox *.mbx *.eml);;Triage projects (*.triage);;All files (*)"
+)
+SHUTDOWN_WAIT_MS = 3000
+LABEL_KEYS: tuple[tuple[str, int, str, str], ...] = (
+    ("spam", 1, "S", "Mark as &Spam"),
+    ("spam", 0, "H", "Mark as &Ham"),
+    ("sentiment", 0, "1", "Mark as &Negative"),
+    ("sentiment", 1, "2", "Mark as N&eutral"),
+    ("sentiment", 2, "3", "Mark as &Positive"),
+)
+
+
+class MainWindow(QMainWindow):
+    project_opened = Signal()
+    predictions_applied = Signal()
+    clustering_applied = Signal()
+    retrain_finished = Signal(object)  # session.RetrainOutcome
+    export_finished = Signal(str, int)  # path, rows written
+
+    def __init__(self, settings: Settings, parent=None):
+        super().__init__(parent)
+        self.settings = settings
+        self.project: Project | None = None
+        self.notifier = Notifier(self)
+        self.runner = TaskRunner(self)
+        self.runner.error_reporter = self.notifier.error
+        self.editor = LabelEditor(self)
+        self.editor.failed.connect(self.notifier.error)
+        self.editor.labels_changed.connect(self._on_editor_labels_changed)
+        self.last_retrain = None
+        self._spec = query.FilterSpec()
+        self._search: tuple[str, np.ndarray | None] = ("", None)  # query -> mask
+        self._search_pending = False
+        self._closing = False
+
+        self.setWindowTitle(APP_TITLE)
+        self.setAcceptDrops(True)
+        self.resize(1440, 880)
+
+        # ---- central widgets
+        self.model = MessageTableModel(parent=self)
+        self.model.label_editor = self._edit_from_table
+        self.table = MessageTableView(self)
+        self.table.setModel(self.model)
+        self.table.current_row_changed.connect(self._on_table_current_row_changed)
+        self.table.selection_dropped.connect(
+            lambda n: self.notifier.status(
+                f"The selection of {n:,} rows was cleared: too scattered to keep after sorting."
+            )
+        )
+        self.model.order_changed.connect(self._schedule_counts)
+        self.filter_bar = FilterBar(self)
+        self.filter_bar.filter_changed.connect(self._on_filter_bar_filter_changed)
+        self.filter_bar.set_counts_provider(self._facet_counts)
+        self.detail = DetailPane(self)
+        self.clusters = ClusterPanel(self)
+        self.clusters.set_k(settings.cluster_k or "auto")
+        self.clusters.cluster_selected.connect(self._on_clusters_cluster_selected)
+        self.clusters.recluster_requested.connect(self.recluster)
+        self.clusters.label_cluster_requested.connect(self.label_cluster)
+
+        centre = QWidget(self)
+        centre_layout = QVBoxLayout(centre)
+        centre_layout.setContentsMargins(0, 0, 0, 0)
+        centre_layout.setSpacing(0)
+        centre_layout.addWidget(self.filter_bar)
+        centre_layout.addWidget(self.table, 1)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        self.splitter.setObjectName("main_splitter")
+        self.splitter.addWidget(self.clusters)
+        self.splitter.addWidget(centre)
+        self.splitter.addWidget(self.detail)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setStretchFactor(2, 0)
+        self.splitter.setSizes([270, 850, 320])
+        self.splitter.setChildrenCollapsible(True)
+        self.setCentralWidget(self.splitter)
+
+        # ---- status bar
+        self.counts_label = QLabel(self)
+        self.counts_label.setTextFormat(Qt.TextFormat.RichText)
+        self.statusBar().addWidget(self.counts_label, 1)
+        self.progress = TaskProgress(self.runner, self)
+        self.statusBar().addPermanentWidget(self.progress)
+        self.notifier.status_message.connect(self.statusBar().showMessage)
+        self._counts_timer = QTimer(self)
+        self._counts_timer.setSingleShot(True)
+        self._counts_timer.setInterval(60)
+        self._counts_timer.timeout.connect(self._update_counts)
+
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+        self._restore_state()
+        self.runner.task_started.connect(lambda _: self._update_actions())
+        self.runner.task_ended.connect(lambda _: self._update_actions())
+        self._update_actions()
+        self._update_counts()
+
+    # ================================================================== actions
+    def _action(self, text, slot, shortcut=None, tip="", checkable=False) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            shortcuts = shortcut if isinstance(shortcut, list) else [shortcut]
+            action.setShortcuts([QKeySequence(s) for s in shortcuts])
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.setCheckable(checkable)
+        action.triggered.connect(slot)
+        self.addAction(action)  # shortcuts work even with the menu bar hidden
+        return action
+
+    def _build_actions(self) -> None:
+        a = self._action
+        self.act_open = a(
+            "&Open…",
+            self.choose_files,
+            QKeySequence.StandardKey.Open,
+            "Open messages: CSV, TSV, JSON, JSONL, tweets.js, mbox, .eml, a folder",
+        )
+        self.act_open_folder = a(
+            "Open &Folder…", self.choose_folder, "Ctrl+Shift+F", "Open a folder of emails or files"
+        )
+        self.act_open_project = a(
+            "Open &Project…", self.choose_project, "Ctrl+Shift+O", "Open a Triage project (.triage)"
+        )
+        self.act_save_as = a(
+            "Save Project &As…",
+            self.save_project_as,
+            "Ctrl+Shift+S",
+            "Save a copy of this project under another name",
+        )
+        self.act_export = a(
+            "&Export Labelled CSV…",
+            self.export_dialog,
+            "Ctrl+E",
+            "Write messages with labels, scores and themes to a CSV file",
+        )
+        self.act_quit = a("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.act_quit.setShortcut(QKeySequence("Ctrl+Q"))
+        self.act_undo, self.act_redo = self.editor.make_actions(self)
+        self.addAction(self.act_undo)
+        self.addAction(self.act_redo)
+        self.act_find = a(
+            "&Find…",
+            self.focus_search,
+            QKeySequence.StandardKey.Find,
+            "Search the text, subject and sender",
+        )
+        self.act_clear_filters = a("&Clear Filters", self.filter_bar.clear, "Ctrl+Shift+L")
+        self.act_select_all = a(
+            "Select &All Shown", self.table.selectAll, QKeySequence.StandardKey.SelectAll
+        )
+        self.label_actions: list[QAction] = []
+        for task, code, key, text in LABEL_KEYS:
+            action = a(
+                text,
+                lambda _=False, t=task, c=code: self.label_selection(t, c),
+                key,
+                f"Label the selected messages {CLASSES[task][code]} ({key})",
+            )
+            action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+            self.label_actions.append(action)
+        self.act_clear_spam = a(
+            "Clear Spam Label", lambda: self.label_selection("spam", NO_LABEL), "Shift+S"
+        )
+        self.act_clear_sentiment = a(
+            "Clear Sentiment Label", lambda: self.label_selection("sentiment", NO_LABEL), "Shift+1"
+        )
+        self.act_advance = a(
+            "Advance After Labelling",
+            lambda on: None,
+            None,
+            "Move to the next message after labelling one",
+            checkable=True,
+        )
+        self.act_advance.setChecked(True)
+        self.shown_label_actions = []
+        for task, code, _key, _text in LABEL_KEYS:
+            name = CLASSES[task][code]
+            action = QAction(f"All Shown as {name.capitalize()}", self)
+            action.triggered.connect(lambda _=False, t=task, c=code: self.label_shown(t, c))
+            self.shown_label_actions.append(action)
+        self.theme_label_actions = []
+        for task, code, _key, _text in LABEL_KEYS:
+            name = CLASSES[task][code]
+            action = QAction(f"Current Theme as {name.capitalize()}", self)
+            action.triggered.connect(lambda _=False, t=task, c=code: self.label_current_theme(t, c))
+            self.theme_label_actions.append(action)
+
+        self.act_retrain = a(
+            "&Retrain…",
+            self.retrain_dialog,
+            ["F5", "Ctrl+R"],
+            "Train the models on the shipped data plus your labels",
+        )
+        self.act_cancel_retrain = a("Cancel Retraining", lambda: self.runner.cancel("retrain"))
+        self.act_versions = a(
+            "Model &Versions…",
+            self.versions_dialog,
+            "Ctrl+M",
+            "Earlier retrained models; go back to one or to the shipped model",
+        )
+        self.act_recluster = a(
+            "Re-group &Themes",
+            lambda: self.recluster(self.clusters.k()),
+            "Ctrl+T",
+            "Run k-means again over the unlabelled messages",
+        )
+        self.act_show_flipped = a(
+            "Show Flipped Predictions",
+            self.show_flipped,
+            "Ctrl+Shift+F5",
+            "Messages whose prediction changed in the last retrain",
+        )
+        self.act_report = a("Last Retrain &Report…", self.show_retrain_report)
+        self.act_toggle_detail = a("&Details Pane", self._toggle_detail, "Ctrl+D", checkable=True)
+        self.act_toggle_themes = a(
+            "&Themes Pane", self._toggle_themes, "Ctrl+Shift+T", checkable=True
+        )
+        self.act_shortcuts = a("&Keyboard Shortcuts", self.show_shortcuts, "F1")
+        self.act_about = a("&About Triage", self.show_about)
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        m = bar.addMenu("&File")
+        m.addAction(self.act_open)
+        m.addAction(self.act_open_folder)
+        m.addAction(self.act_open_project)
+        self.recent_menu = m.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        m.addSeparator()
+        m.addAction(self.act_save_as)
+        m.addAction(self.act_export)
+        m.addSeparator()
+        m.addAction(self.act_quit)
+
+        m = bar.addMenu("&Edit")
+        self.edit_menu = m
+        m.addAction(self.act_undo)
+        m.addAction(self.act_redo)
+        m.addSeparator()
+        m.addAction(self.act_select_all)
+        m.addAction(self.act_find)
+        m.addAction(self.act_clear_filters)
+
+        m = bar.addMenu("&Label")
+        self.label_menu = m
+        for action in self.label_actions[:2]:
+            m.addAction(action)
+        m.addAction(self.act_clear_spam)
+        m.addSeparator()
+        for action in self.label_actions[2:]:
+            m.addAction(action)
+        m.addAction(self.act_clear_sentiment)
+        m.addSeparator()
+        shown = m.addMenu("Label All &Shown")
+        for action in self.shown_label_actions:
+            shown.addAction(action)
+        theme = m.addMenu("Label Current &Theme")
+        for action in self.theme_label_actions:
+            theme.addAction(action)
+        m.addSeparator()
+        m.addAction(self.act_advance)
+
+        m = bar.addMenu("&Models")
+        m.addAction(self.act_retrain)
+        m.addAction(self.act_cancel_retrain)
+        m.addAction(self.act_report)
+        m.addAction(self.act_show_flipped)
+        m.addSeparator()
+        m.addAction(self.act_versions)
+        m.addSeparator()
+        m.addAction(self.act_recluster)
+
+        m = bar.addMenu("&View")
+        m.addAction(self.act_toggle_themes)
+        m.addAction(self.act_toggle_detail)
+        self.columns_menu = m.addMenu("&Columns")
+        self.columns_menu.aboutToShow.connect(
+            lambda: self.table.fill_columns_menu(self.columns_menu)
+        )
+
+        m = bar.addMenu("&Help")
+        m.addAction(self.act_shortcuts)
+        m.addAction(self.act_about)
+
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Main", self)
+        bar.setObjectName("main_toolbar")
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        bar.addAction(self.act_open)
+        bar.addAction(self.act_export)
+        bar.addSeparator()
+        bar.addAction(self.act_undo)
+        bar.addAction(self.act_redo)
+        bar.addSeparator()
+        group = QActionGroup(self)
+        group.setExclusive(False)
+        for action, short in zip(
+            self.label_actions,
+            ("Spam  S", "Ham  H", "Negative  1", "Neutral  2", "Positive  3"),
+            strict=True,
+        ):
+            proxy = QAction(short, self)
+            proxy.setToolTip(action.statusTip())
+            proxy.triggered.connect(action.trigger)
+            bar.addAction(proxy)
+            self._colour_tool_button(bar, proxy, action)
+        bar.addSeparator()
+        bar.addAction(self.act_retrain)
+        bar.addAction(self.act_versions)
+        self.addToolBar(bar)
+        self.toolbar = bar
+
+    def _colour_tool_button(self, bar: QToolBar, proxy: QAction, action: QAction) -> None:
+        for task, code, _, text in LABEL_KEYS:
+            if text == action.text():
+                colour = style.LABEL_COLOURS[task][code]
+                button = bar.widgetForAction(proxy)
+                if button is not None:
+                    button.setStyleSheet(f"QToolButton {{ color: {colour}; font-weight: 600; }}")
+
+    def _update_actions(self) -> None:
+        has = self.project is not None
+        retraining = self.runner.is_running("retrain")
+        for action in (self.act_save_as, self.act_export, self.act_recluster, self.act_select_all):
+            action.setEnabled(has)
+        self.act_retrain.setEnabled(has and not retraining)
+        self.act_cancel_retrain.setEnabled(retraining)
+        self.act_report.setEnabled(self.last_retrain is not None)
+        self.act_show_flipped.setEnabled(self.last_retrain is not None)
+        self.clusters.set_running(self.runner.is_running("cluster"))
+        self.act_toggle_detail.setChecked(self.detail.isVisible() or not self.isVisible())
+        self.act_toggle_themes.setChecked(self.clusters.isVisible() or not self.isVisible())
+
+    # ================================================================== state
+    def _restore_state(self) -> None:
+        s = self.settings
+        if not s.geometry.isEmpty():
+            self.restoreGeometry(s.geometry)
+        if not s.window_state.isEmpty():
+            self.restoreState(s.window_state)
+        splitter = s.splitter_state("main")
+        if not splitter.isEmpty():
+            self.splitter.restoreState(splitter)
+        header = s.header_state
+        if not header.isEmpty():
+            self.table.horizontalHeader().restoreState(header)
+            # A restored sort indicator must not sort the (still empty) model.
+            self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+
+    def save_state(self) -> None:
+        s = self.settings
+        s.geometry = self.saveGeometry()
+        s.window_state = self.saveState()
+        s.set_splitter_state("main", self.splitter.saveState())
+        s.header_state = self.table.horizontalHeader().saveState()
+        s.cluster_k = 0 if self.clusters.k() == "auto" else int(self.clusters.k())
+        if self.project is not None:
+            s.last_project = str(self.project.path)
+        s.sync()
+
+    # ================================================================== opening
+    def open_initial(self, paths: list[str]) -> None:
+        """Given files, else the last project, else the bundled demo collection."""
+        if paths:
+            self.open_paths(paths)
+            return
+        last = self.settings.last_project
+        if last and Path(last).exists():
+            self.open_project(last)
+            return
+        self.open_demo()
+
+    def open_demo(self) -> None:
+        from guiapp.core.paths import demo_collection
+
+        demo = demo_collection()
+        target = session.projects_dir() / f"Demo collection{SUFFIX}"
+        if target.exists():
+            self.open_project(target)
+        elif demo.exists():
+            self.open_paths([str(demo)], project_path=target)
+        else:
+            self.notifier.status("No demo collection is bundled; open some messages (Ctrl+O).")
+
+    def choose_files(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self, "Open messages", self.settings.last_dir, OPEN_FILTER
+        )
+        if paths:
+            self.settings.last_dir = str(Path(paths[0]).parent)
+            self.open_paths(paths)
+
+    def choose_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(
+            self, "Open a folder of messages", self.settings.last_dir
+        )
+        if path:
+            self.settings.last_dir = path
+            self.open_paths([path])
+
+    def choose_project(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open project", str(session.projects_dir()), f"Triage projects (*{SUFFIX})"
+        )
+        if path:
+            self.open_project(path)
+
+    def open_paths(
+        self,
+        paths: list[str],
+        *,
+        text_column: str | None = None,
+        label_columns: dict | None = None,
+        project_path: str | Path | None = None,
+    ) -> None:
+        """Import files into a new project in the background (projects open directly)."""
+        projects = [p for p in paths if str(p).endswith(SUFFIX)]
+        if projects:
+            self.open_project(projects[0])
+            return
+        missing = [p for p in paths if not Path(p).exists()]
+        if missing:
+            self.notifier.error(InputError(missing[0], "no such file or folder"))
+            return
+        k = self.clusters.k()
+        self.runner.start(
+            "open",
+            session.import_files,
+            list(paths),
+            text_column=text_column,
+            label_columns=label_columns,
+            project_path=project_path,
+            k=k,
+            title=f"Importing {session.project_name_for(paths)}…",
+            on_result=self._on_opened,
+            on_error=lambda exc, tb: self._on_import_failed(exc, tb, list(paths), project_path),
+            on_cancelled=lambda: self.notifier.status("Import cancelled; nothing was changed."),
+        )
+
+    def open_project(self, path: str | Path) -> None:
+        self.runner.start(
+            "open",
+            session.open_project,
+            str(path),
+            title=f"Opening {Path(path).stem}…",
+            on_result=self._on_opened,
+            on_error=lambda exc, tb: self._on_open_project_failed(exc, tb, str(path)),
+        )
+
+    def _on_import_failed(self, exc, tb, paths, project_path) -> None:
+        from guiapp.core.io import AmbiguousTextColumn, inspect_table
+
+        if isinstance(exc, AmbiguousTextColumn):
+            try:
+                preview = inspect_table(exc.file)
+            except InputError as inner:
+                self.notifier.error(inner)
+                return
+            dialog = ColumnMappingDialog(preview, exc.candidates, self)
+            self.last_dialog = dialog
+            if dialog.exec() == QDialog.DialogCode.Accepted:
+                self.open_paths(
+                    paths,
+                    text_column=dialog.text_column(),
+                    label_columns=dialog.label_columns(),
+                    project_path=project_path,
+                )
+            return
+        self.notifier.error(exc, tb)
+
+    def _on_open_project_failed(self, exc, tb, path: str) -> None:
+        self.settings.remove_recent(path)
+        self.notifier.error(exc, tb)
+
+    def _on_opened(self, opened: session.Opened) -> None:
+        self.set_project(opened.project)
+        name = opened.project.load_json("name", opened.project.path.stem)
+        n = len(opened.project.collection)
+        if opened.created:
+            self.notifier.status(f"Imported {n:,} messages into {opened.project.path.name}.")
+        else:
+            self.notifier.status(f"Opened {name}: {n:,} messages.")
+        for note in opened.notes:
+            self.notifier.status(note, 15000)
+        if opened.problems:
+            dialog = ProblemsDialog(opened.problems, n, self)
+            self.last_dialog = dialog
+            dialog.open()
+
+    def set_project(self, project: Project) -> None:
+        """Show ``project`` (closing the one that was open)."""
+        old = self.project
+        for kind in ("retrain", "cluster", "predict", "search", "export"):
+            self.runner.cancel(kind)
+        self.project = project
+        self.editor.set_project(project)
+        self._search = ("", None)
+        self.last_retrain = None
+        collection = project.collection
+        self.filter_bar.clear_rows()
+        self.model.set_collection(collection)
+        self.filter_bar.set_clusters(self._cluster_names())
+        self.clusters.set_clustering(collection.clustering)
+        self._apply_filter(self.filter_bar.spec())
+        self.detail.show_row(collection, -1)
+        if old is not None and old is not project:
+            old.close()
+        self.settings.last_project = str(project.path)
+        self.settings.add_recent(project.path)
+        self.settings.sync()
+        name = project.load_json("name", project.path.stem)
+        self.setWindowTitle(f"{name} — {APP_TITLE}")
+        self.setWindowFilePath(str(project.path))
+        if len(collection):
+            self.table.go_to_view_row(0)
+        self._update_actions()
+        self._update_counts()
+        self.project_opened.emit()
+
+    def save_project_as(self) -> None:
+        if self.project is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save project as", str(self.project.path), f"Triage projects (*{SUFFIX})"
+        )
+        if path:
+            self.save_project_to(path)
+
+    def save_project_to(self, path: str | Path) -> None:
+        """Copy the open project to ``path`` (consistent, via SQLite's backup) and switch to it."""
+        if self.project is None:
+            return
+        path = Path(path)
+        if path.suffix != SUFFIX:
+            path = path.with_name(path.name + SUFFIX)
+        if path.resolve() == self.project.path.resolve():
+            return
+        import sqlite3
+
+        tmp = path.with_name(path.name + ".saving")
+        try:
+            with self.project._lock:
+                dest = sqlite3.connect(str(tmp))
+                try:
+                    self.project._conn.backup(dest)
+                finally:
+                    dest.close()
+            tmp.replace(path)
+        except (OSError, sqlite3.Error) as exc:
+            tmp.unlink(missing_ok=True)
+            from guiapp.core.errors import ProjectError
+
+            self.notifier.error(ProjectError(path, f"cannot save a copy here: {exc}"))
+            return
+        self.open_project(path)
+
+    # ================================================================== drag and drop
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt override
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_paths(paths)
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        files = [f for f in self.settings.recent_files if Path(f).exists()]
+        for number, path in enumerate(files, start=1):
+            action = self.recent_menu.addAction(f"&{number % 10}  {Path(path).stem}")
+            action.setToolTip(path)
+            action.setStatusTip(path)
+            action.triggered.connect(lambda _=False, p=path: self.open_paths([p]))
+        if not files:
+            self.recent_menu.addAction("No recent projects").setEnabled(False)
+        else:
+            self.recent_menu.addSeparator()
+            clear = self.recent_menu.addAction("Clear List")
+            clear.triggered.connect(lambda: setattr(self.settings, "recent_files", []))
+
+    # ================================================================== labelling
+    @property
+    def collection(self) -> Collection | None:
+        return self.project.collection if self.project is not None else None
+
+    def label_rows(self, task: str, rows, code: int) -> bool:
+        rows = np.asarray(rows, dtype=np.int64)
+        if self.project is None or not len(rows):
+            return False
+        big = len(rows) > 20_000
+        if big:
+            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+        try:
+            command = self.editor.label(task, rows, code)
+        finally:
+            if big:
+                QApplication.restoreOverrideCursor()
+        if command is None:
+            return False
+        if len(rows) > 1:
+            self.notifier.status(f"Done: {command.text}. Ctrl+Z undoes it.")
+        return True
+
+    def label_selection(self, task: str, code: int) -> None:
+        rows = self.table.selected_store_rows()
+        if not len(rows):
+            current = self.table.current_store_row()
+            rows = np.array([current]) if current >= 0 else rows
+        if not len(rows):
+            self.notifier.status("Select messages to label first.")
+            return
+        if self.label_rows(task, rows, code) and len(rows) == 1 and self.act_advance.isChecked():
+            self.table.advance()
+
+    def label_shown(self, task: str, code: int) -> None:
+        self.label_rows(task, np.sort(self.model.order), code)
+
+    def label_cluster(self, number: int, task: str, code: int) -> None:
+        if self.collection is None:
+            return
+        self.label_rows(task, np.flatnonzero(self.collection.cluster == number), code)
+
+    def label_current_theme(self, task: str, code: int) -> None:
+        store = self.table.current_store_row()
+        if store < 0 or self.collection is None:
+            return
+        number = int(self.collection.cluster[store])
+        if number < 0:
+            self.notifier.status("This message has no theme.")
+            return
+        self.label_cluster(number, task, code)
+
+    def _edit_from_table(self, task: str, rows: np.ndarray, code: int) -> bool:
+        ok = self.label_rows(task, rows, code)
+        return ok
+
+    def _on_editor_labels_changed(self, task: str, rows) -> None:
+        self.model.labels_changed(task)
+        self.detail.refresh()
+        self._schedule_counts()
+
+    # ================================================================== filtering
+    def focus_search(self) -> None:
+        self.filter_bar.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.filter_bar.search.selectAll()
+
+    def _on_filter_bar_filter_changed(self, spec: query.FilterSpec) -> None:
+        self._apply_filter(spec)
+
+    def _apply_filter(self, spec: query.FilterSpec) -> None:
+        self._spec = spec
+        self.clusters.select_cluster(
+            next(iter(spec.clusters)) if spec.clusters and len(spec.clusters) == 1 else None
+        )
+        if self.collection is None:
+            return
+        text = spec.text.strip()
+        if text != self._search[0]:
+            if not query.search_terms(text):
+                self._search = ("", None)
+                self.runner.cancel("search")
+            else:
+                self._search_pending = True
+                self.runner.start(
+                    "search",
+                    query.search_mask,
+                    self.model.search_columns(),
+                    text,
+                    title="Searching…",
+                    quiet=True,
+                    on_result=lambda mask, t=text: self._on_search_done(t, mask),
+                )
+                return
+        self._refresh_view()
+
+    def _on_search_done(self, text: str, mask: np.ndarray | None) -> None:
+        self._search_pending = False
+        if mask is not None and len(mask) != len(self.model.collection):
+            return  # the collection changed under the search: a newer one is coming
+        self._search = (text, mask)
+        self._refresh_view()
+
+    def _refresh_view(self) -> None:
+        collection = self.collection
+        if collection is None:
+            return
+        facets = query.facet_mask(collection, self._spec)
+        self.model.set_mask(query.combine(self._search[1], facets))
+
+    def _on_clusters_cluster_selected(self, number) -> None:
+        self.filter_bar.show_cluster(number)
+
+    def _facet_counts(self, facet: str) -> dict:
+        c = self.collection
+        if c is None or not len(c):
+            return {}
+        if facet == "kind":
+            counts = c.messages["kind"].value_counts()
+            return {k: int(counts.get(k, 0)) for k in KINDS}
+        if facet in TASKS:
+            labels = np.bincount(
+                c.label(facet).astype(np.int64) + 1, minlength=len(CLASSES[facet]) + 1
+            )
+            return {code - 1: int(n) for code, n in enumerate(labels)}
+        if facet == "cluster":
+            numbers = c.cluster[c.cluster >= 0]
+            return {i: int(n) for i, n in enumerate(np.bincount(numbers))}
+        if facet == "corrected":
+            corrected = int(c.any_corrected().sum())
+            return {True: corrected, False: len(c) - corrected}
+        return {}
+
+    def _cluster_names(self) -> list[str]:
+        clustering = self.collection.clustering if self.collection is not None else None
+        if clustering is None:
+            return []
+        return [", ".join(t[:3]) for t in clustering.top_terms]
+
+    # ================================================================== status
+    def _schedule_counts(self) -> None:
+        self._counts_timer.start()
+
+    def _update_counts(self) -> None:
+        c = self.collection
+        if c is None:
+            self.counts_label.setText(
+                "No collection open. Open messages with Ctrl+O or drop files here."
+            )
+            return
+        total = len(c)
+        shown = len(self.model.order)
+        by_user = int(c.labelled_by_user().sum())
+        corrected = int(c.any_corrected().sum())
+        counts = session.label_counts(c, self.model.order if shown != total else None)
+        parts = [f"<b>{shown:,}</b> of {total:,} shown"]
+        if self._search_pending:
+            parts[0] += " (searching…)"
+        parts.append(f"labelled by you <b>{by_user:,}</b> ({corrected:,} corrected)")
+        for task in TASKS:
+            cells = []
+            for code, name in enumerate(CLASSES[task]):
+                colour = style.LABEL_COLOURS[task][code]
+                cells.append(f'<span style="color:{colour}">{name}</span> {counts[task][code]:,}')
+            parts.append(" ".join(cells))
+        if total > len(self.model.order) and shown == self.model.rowCount() and shown < total:
+            pass
+        self.counts_label.setText(" &nbsp;·&nbsp; ".join(parts))
+
+    def _on_table_current_row_changed(self, store: int) -> None:
+        self.detail.show_row(self.collection, store)
+
+    # ================================================================== predictions & themes
+    def predict_all(self) -> None:
+        if self.project is None:
+            return
+        snap = session.snapshot(self.project.collection)
+        self.runner.start(
+            "predict",
+            session.predict,
+            snap,
+            title="Predicting…",
+            on_result=self._on_predicted,
+        )
+
+    def _on_predicted(self, predictions: session.Predictions) -> None:
+        if self.project is None:
+            return
+        session.apply_predictions(self.project, predictions)
+        self.model.predictions_changed()
+        self.detail.refresh()
+        self._schedule_counts()
+        for note in predictions.notes:
+            self.notifier.status(note, 15000)
+        self.predictions_applied.emit()
+
+    def recluster(self, k) -> None:
+        if self.project is None:
+            return
+        self.settings.cluster_k = 0 if k == "auto" else int(k)
+        snap = session.snapshot(self.project.collection)
+        project = self.project
+        self.runner.start(
+            "cluster",
+            session.cluster,
+            snap,
+            k=k,
+            title="Grouping themes…",
+            on_result=lambda clustering: self._on_clustered(project, clustering),
+        )
+
+    def _on_clustered(self, project: Project, clustering) -> None:
+        if project is not self.project:
+            return
+        session.apply_clustering(project, clustering)
+        self.model.clusters_changed()
+        self.clusters.set_clustering(clustering)
+        self.filter_bar.set_clusters(self._cluster_names())
+        self.filter_bar.cluster.set_selected(None)
+        self._apply_filter(self.filter_bar.spec())
+        self.detail.refresh()
+        self.notifier.status(f"{clustering.k} themes found.")
+        self.clustering_applied.emit()
+
+    # ================================================================== retraining
+    def retrain_dialog(self) -> None:
+        c = self.collection
+        if c is None:
+            return
+        counts = {t: (int((c.user[t] >= 0).sum()), int(c.corrected[t].sum())) for t in TASKS}
+        defaults = {
+            "spam": self.settings.retrain_spam,
+            "sentiment": self.settings.retrain_sentiment,
+        }
+        dialog = RetrainDialog(counts, defaults, self)
+        self.last_dialog = dialog
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            tasks = dialog.tasks()
+            self.settings.retrain_spam = "spam" in tasks
+            self.settings.retrain_sentiment = "sentiment" in tasks
+            self.retrain(tasks)
+
+    def retrain(self, tasks=TASKS) -> None:
+        if self.project is None:
+            return
+        snap = session.snapshot(self.project.collection)
+        project = self.project
+        self.runner.start(
+            "retrain",
+            session.retrain,
+            snap,
+            list(tasks),
+            revision=snap.revision,
+            title="Retraining…",
+            on_result=lambda outcome: self._on_retrained(project, outcome),
+            on_cancelled=lambda: self.notifier.status(
+                "Retraining cancelled; the models are unchanged."
+            ),
+        )
+
+    def _on_retrained(self, project: Project, outcome) -> None:
+        if project is not self.project:
+            return
+        session.apply_retrain(project, outcome)
+        self.last_retrain = outcome
+        self.model.predictions_changed()
+        self.detail.refresh()
+        self._schedule_counts()
+        self._update_actions()
+        stale = project.collection.revision != outcome.revision
+        flipped = len(outcome.flipped)
+        text = f"Retrained {', '.join(outcome.reports)}: {flipped:,} predictions changed."
+        if stale:
+            text += " (Labels you set during the run will count in the next retrain.)"
+        self.notifier.status(text, 15000)
+        self.retrain_finished.emit(outcome)
+        if not self._closing:
+            self.show_retrain_report()
+
+    def show_retrain_report(self) -> None:
+        if self.last_retrain is None:
+            return
+        from guiapp.qt.model_dialogs import RetrainReportDialog
+
+        dialog = RetrainReportDialog(self.last_retrain, self)
+        dialog.show_flipped_requested.connect(self.show_flipped)
+        self.last_dialog = dialog
+        dialog.open()
+
+    def show_flipped(self) -> None:
+        if self.last_retrain is None:
+            return
+        rows = np.asarray(self.last_retrain.flipped, dtype=np.int64)
+        self.filter_bar.show_rows(rows, f"Flipped in last retrain: {len(rows):,}")
+
+    def versions_dialog(self) -> None:
+        from guiapp.qt.model_dialogs import ModelVersionsDialog
+
+        dialog = ModelVersionsDialog(
+            self.collection.model_versions if self.collection else {}, self
+        )
+        dialog.version_chosen.connect(self.use_model_version)
+        self.last_dialog = dialog
+        dialog.open()
+
+    def use_model_version(self, task: str, version: str) -> None:
+        """Predict again with an earlier (or the shipped) model and make it current."""
+        if self.project is None:
+            return
+        snap = session.snapshot(self.project.collection)
+        project = self.project
+        self.runner.start(
+            "predict",
+            session.use_version,
+            snap,
+            task,
+            version,
+            title=f"Predicting with {task} model {version}…",
+            on_result=lambda predictions: self._on_version_used(project, predictions),
+        )
+
+    def _on_version_used(self, project: Project, predictions) -> None:
+        if project is not self.project:
+            return
+        self._on_predicted(predictions)
+        for task, version in predictions.versions.items():
+            session.record_version(project, task, version)
+            self.notifier.status(f"The {task} model is now {version}.")
+
+    # ================================================================== export
+    def export_dialog(self) -> None:
+        c = self.collection
+        if c is None:
+            return
+        selected = self.table.selected_store_rows()
+        counts = {
+            "all": len(c),
+            "labelled": int(c.labelled_by_user().sum()),
+            "filter": len(self.model.order),
+            "selection": len(selected),
+        }
+        folder = self.settings.export_dir or str(Path.home())
+        name = self.project.load_json("name", self.project.path.stem) if self.project else "triage"
+        default = str(Path(folder) / f"{name} labelled.csv")
+        scope = "filter" if not self._spec.is_empty() else "all"
+        dialog = ExportDialog(counts, default, scope, self)
+        self.last_dialog = dialog
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return
+        path = dialog.path()
+        self.settings.export_dir = str(Path(path).parent)
+        self.export(path, dialog.scope(), selected)
+
+    def export(self, path: str, scope: str, selected: np.ndarray | None = None) -> None:
+        from guiapp.core.export import export_csv
+
+        c = self.collection
+        if c is None:
+            return
+        if scope == "all":
+            rows = None
+        elif scope == "labelled":
+            rows = np.flatnonzero(c.labelled_by_user())
+        elif scope == "filter":
+            rows = np.sort(self.model.order)
+        else:
+            rows = np.sort(selected if selected is not None else self.table.selected_store_rows())
+        snap = session.snapshot(c)
+        self.runner.start(
+            "export",
+            export_csv,
+            snap,
+            path,
+            rows=rows,
+            title=f"Exporting {Path(path).name}…",
+            on_result=lambda n: self._on_exported(path, n),
+            on_cancelled=lambda: self.notifier.status("Export cancelled; no file was written."),
+        )
+
+    def _on_exported(self, path: str, n: int) -> None:
+        self.notifier.info("Export finished", f"{n:,} messages were written to\n{path}")
+        self.notifier.status(f"Exported {n:,} messages to {path}.")
+        self.export_finished.emit(path, n)
+
+    # ================================================================== view
+    def _toggle_detail(self, on: bool) -> None:
+        self.detail.setVisible(on)
+
+    def _toggle_themes(self, on: bool) -> None:
+        self.clusters.setVisible(on)
+
+    def show_shortcuts(self) -> None:
+        actions = [a for a in self.actions() if a.shortcuts()]
+        dialog = ShortcutsDialog(actions, self)
+        self.last_dialog = dialog
+        dialog.open()
+
+    def show_about(self) -> None:
+        from guiapp import __version__
+
+        QMessageBox.about(
+            self,
+            "About Triage",
+            f"<h3>Triage {html.escape(__version__)}</h3>"
+            "<p>Sort large piles of messages: spam and sentiment models, themes, your "
+            "corrections, retraining and labelled CSV export.</p>",
+        )
+
+    # ================================================================== closing
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        self._closing = True
+        self.save_state()
+        finished = self.runner.shutdown(SHUTDOWN_WAIT_MS)
+        if not finished:
+            # A worker ignored the stop request for SHUTDOWN_WAIT_MS; its result is dropped
+            # and the project it might write to stays open until the process ends.
+            self.notifier.status("A background task did not stop in time.")
+        if self.project is not None and finished:
+            self.project.close()
+        event.accept()
+
+
+__all__ = ["MainWindow"]
