@@ -1,11 +1,199 @@
-"""The `triage` command line: argument parsing only; the work is done by guiapp.core."""
+"""The `triage` command line: argument parsing only; the work is done by guiapp.core.
+
+    triage [FILE...]                      open the window (on FILEs, else the last project,
+                                          else the bundled demo collection)
+    triage classify INPUT... -o OUT.csv   import, predict, cluster, write CSV (or .parquet)
+    triage evaluate INPUT...              score the current models on labelled data
+    triage train [--spam F...] [--sentiment F...] [--out DIR]
+                                          train models (no arguments: rebuild the shipped
+                                          ones from ../shared/data)
+
+Exit status: 0 success, 2 bad input or unusable model (a one-line reason on stderr, no
+output file left behind), 130 interrupted.
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
+from pathlib import Path
+
+from guiapp import __version__
+
+SUBCOMMANDS = ("classify", "evaluate", "train", "open")
+
+
+class _Bar:
+    """tqdm on stderr behind the core's on_progress(done, total, text) hook."""
+
+    def __init__(self, quiet: bool):
+        self.quiet = quiet
+        self.bar = None
+        self.text = None
+
+    def __call__(self, done: int, total: int, text: str) -> None:
+        if self.quiet:
+            return
+        from tqdm import tqdm
+
+        if self.bar is None or text != self.text or (total and self.bar.total != total):
+            self.close()
+            self.bar = tqdm(
+                total=total or None,
+                desc=text or "working",
+                file=sys.stderr,
+                leave=False,
+                dynamic_ncols=True,
+                mininterval=0.2,
+            )
+            self.text = text
+        self.bar.n = done
+        self.bar.refresh() if done >= (total or 0) else self.bar.update(0)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="triage",
+        description="Sort piles of messages: spam and sentiment, themes, corrections, export.",
+        epilog="With no command, opens the window on FILEs (or the last project, or the demo).",
+    )
+    parser.add_argument("--version", action="version", version=f"triage {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("open", help="open the window (the default command)")
+    p.add_argument("files", nargs="*", help="files, folders or a .triage project to open")
+
+    p = sub.add_parser("classify", help="import, predict, cluster and write a labelled table")
+    p.add_argument(
+        "inputs", nargs="+", help="CSV/TSV/JSON/JSONL/tweets.js/mbox/.eml/Maildir/folder/Parquet"
+    )
+    p.add_argument("-o", "--output", required=True, help="output .csv (or .parquet)")
+    p.add_argument("--text-column", help="name of the text column of a CSV/JSON input")
+    p.add_argument(
+        "--clusters", default="auto", help="number of themes, 'auto' (default) or 0 for none"
+    )
+    p.add_argument(
+        "--chunk-size",
+        type=int,
+        default=0,
+        help="stream the input in chunks of this many rows (bounded memory; themes "
+        "are learnt on the first chunk); default: automatic for big inputs",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("evaluate", help="score the current models on labelled data")
+    p.add_argument("inputs", nargs="+")
+    p.add_argument("--label-column", help="column holding the labels (default: recognised by name)")
+    p.add_argument("--text-column")
+    p.add_argument("--task", choices=("spam", "sentiment"), help="only this task")
+    p.add_argument("--quiet", action="store_true")
+
+    p = sub.add_parser("train", help="train models (no arguments: rebuild the shipped ones)")
+    p.add_argument("--spam", nargs="+", metavar="FILE", help="labelled spam/ham files")
+    p.add_argument("--sentiment", nargs="+", metavar="FILE", help="labelled sentiment files")
+    p.add_argument("--data", help="corpora folder for the shipped models (default ../shared/data)")
+    p.add_argument(
+        "--out", help="output folder (default: models/ for a rebuild, else the user's model store)"
+    )
+    p.add_argument("--quiet", action="store_true")
+    return parser
+
+
+def _fail(message: str, code: int = 2) -> int:
+    print(f"triage: {message}", file=sys.stderr)
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    print("triage: not built yet", file=sys.stderr)
-    return 1
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0] not in SUBCOMMANDS and not argv[0].startswith("-")):
+        argv = ["open", *argv]
+    args = _parser().parse_args(argv)
+    if args.command in (None, "open"):
+        return _open_window(getattr(args, "files", []))
+
+    from guiapp.core.errors import Cancelled, TriageError
+
+    bar = _Bar(getattr(args, "quiet", False))
+    try:
+        if args.command == "classify":
+            return _classify(args, bar)
+        if args.command == "evaluate":
+            return _evaluate(args, bar)
+        if args.command == "train":
+            return _train(args, bar)
+    except Cancelled:
+        return _fail("cancelled", 130)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    except TriageError as exc:
+        return _fail(" ".join(str(exc).split()))
+    finally:
+        bar.close()
+    return 0
+
+
+def _open_window(files: list[str]) -> int:
+    try:
+        from guiapp.app import run_app
+    except ImportError as exc:  # Qt libraries missing on this machine
+        return _fail(f"cannot start the window: {exc}", 1)
+    return run_app(files)
+
+
+def _classify(args, bar: _Bar) -> int:
+    from guiapp.core import pipeline
+
+    clusters = args.clusters
+    if clusters != "auto":
+        try:
+            clusters = int(clusters)
+        except ValueError:
+            return _fail(f"--clusters must be a number or 'auto', not {clusters!r}")
+    summary = pipeline.classify_files(
+        args.inputs,
+        args.output,
+        text_column=args.text_column,
+        clusters=clusters,
+        chunk_size=args.chunk_size or None,
+        on_progress=bar,
+    )
+    bar.close()
+    if not args.quiet:
+        print(summary, file=sys.stderr)
+    return 0
+
+
+def _evaluate(args, bar: _Bar) -> int:
+    from guiapp.core import pipeline
+
+    report = pipeline.evaluate_files(
+        args.inputs,
+        label_column=args.label_column,
+        text_column=args.text_column,
+        task=args.task,
+        on_progress=bar,
+    )
+    bar.close()
+    print(report)
+    return 0
+
+
+def _train(args, bar: _Bar) -> int:
+    from guiapp.core import pipeline
+
+    report = pipeline.train_command(
+        spam=args.spam,
+        sentiment=args.sentiment,
+        data_dir=Path(args.data) if args.data else None,
+        out_dir=Path(args.out) if args.out else None,
+        on_progress=bar,
+    )
+    bar.close()
+    print(report)
+    return 0
