@@ -73,10 +73,16 @@ K_MAX = 20
 """Largest k tried when k is "auto"."""
 TOP_TERMS = 8
 """Terms kept per theme."""
+THREADS: int | None = 1
+"""BLAS / OpenMP threads while clustering (None: the libraries' default, one per core).
+
+One, because the app clusters in a worker beside the GUI and other workers: with two
+threads on a 2-core machine where another process held a core, spin-waiting threads made a
+400-message clustering take 7.8 s instead of 0.2 s, and 100,000 messages 21 s instead of 7 s.
+"""
 
 _BATCH = 20_000  # texts vectorised per step (a progress report and a cancel check each)
 _MINIBATCH_SIZE = 4096
-_ONE_THREAD_UP_TO = 20_000  # distinct fitted texts
 _MINIBATCH_EPOCHS = 3
 _SVD_ITERATIONS = 4
 _KMEANS_STARTS = 3
@@ -295,9 +301,10 @@ class Clustering:
                 "use Clustering.from_state(json_text, arrays) to assign messages"
             )
         out = np.empty(len(texts), dtype=np.int32)
-        for start in range(0, len(texts), _BATCH):
-            chunk = texts.slice(start, _BATCH).to_pylist()
-            out[start : start + len(chunk)] = self.model.nearest(self.model.vectors(chunk))
+        with threadpool_limits(THREADS) if THREADS else nullcontext():
+            for start in range(0, len(texts), _BATCH):
+                chunk = texts.slice(start, _BATCH).to_pylist()
+                out[start : start + len(chunk)] = self.model.nearest(self.model.vectors(chunk))
         return out
 
     # ------------------------------------------------------------------ storage
@@ -485,11 +492,7 @@ def cluster_messages(
         return _nothing(n_rows, seed, notes)
 
     fit_ids = np.flatnonzero(weights)
-    # One thread for small problems: two BLAS/OpenMP threads gain nothing on a few thousand
-    # rows, and while another process held a core their spin-waiting made a 400-message
-    # clustering take 7.8 s instead of 0.2 s.
-    small = len(fit_ids) <= _ONE_THREAD_UP_TO
-    with threadpool_limits(1) if small else nullcontext():
+    with threadpool_limits(THREADS) if THREADS else nullcontext():
         return _fit(
             distinct, codes, weights, fit_ids, fit_mask, k, seed, n_components, rng, notes, hooks
         )
@@ -623,7 +626,7 @@ def _learn_space(
     df = np.asarray(present.T @ w).ravel()
     tf = np.asarray(counts.T @ w).ravel()
     n_docs = float(w.sum())
-    keep = ~np.isin(terms, list(STOP_WORDS))
+    keep = np.fromiter((t not in STOP_WORDS for t in terms), dtype=bool, count=len(terms))
     if len(sample) >= 1000:
         # Hapaxes are noise to a theme and words in half the messages are not a theme.
         keep &= (df >= 2) & (df <= 0.5 * n_docs)
