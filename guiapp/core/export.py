@@ -34,9 +34,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 
 from guiapp.core.collection import Collection
-from guiapp.core.errors import Cancelled, ExportError
+from guiapp.core.errors import ExportError
 from guiapp.core.messages import CLASSES, NO_LABEL, TASKS, TEXT_COLUMNS
 from guiapp.core.progress import Hooks
 
@@ -94,11 +95,11 @@ def _pick(choices: list[str], index: np.ndarray) -> pa.Array:
     return pa.array(choices, type=pa.string()).take(pa.array(index.astype(np.int64)))
 
 
-def _names(task: str, codes: np.ndarray) -> pa.Array:
+def names_column(task: str, codes: np.ndarray) -> pa.Array:
     return _pick(["", *CLASSES[task]], codes.astype(np.int64) + 1)
 
 
-def _scores(values: np.ndarray) -> pa.Array:
+def scores_column(values: np.ndarray) -> pa.Array:
     """Probabilities as fixed 4-decimal text ("0.0428"), empty where NaN; vectorised."""
     missing = np.isnan(values)
     scaled = np.round(np.nan_to_num(values, nan=0.0).astype(np.float64) * 10_000).astype(np.int64)
@@ -108,11 +109,14 @@ def _scores(values: np.ndarray) -> pa.Array:
     return pc.if_else(pa.array(missing), pa.scalar("", pa.string()), text)
 
 
-def cluster_terms(collection: Collection) -> list[str]:
-    """Per cluster number, its top terms as one space-separated string."""
-    clustering = collection.clustering
-    terms = getattr(clustering, "top_terms", None) or []
-    return [" ".join(t) for t in terms]
+def cluster_columns(cluster: np.ndarray, top_terms: list[list[str]]) -> tuple[pa.Array, pa.Array]:
+    """The ``cluster`` number and ``cluster_terms`` text columns ("" where no theme)."""
+    number = pc.if_else(
+        pa.array(cluster >= 0), pc.cast(pa.array(cluster), pa.string()), pa.scalar("", pa.string())
+    )
+    terms = ["", *(" ".join(t) for t in top_terms)]
+    index = np.where((cluster >= 0) & (cluster < len(terms) - 1), cluster + 1, 0)
+    return number, _pick(terms, index)
 
 
 def export_table(collection: Collection, rows: np.ndarray | None = None) -> pa.Table:
@@ -131,16 +135,11 @@ def export_table(collection: Collection, rows: np.ndarray | None = None) -> pa.T
         predicted = collection.predicted(task)[rows]
         label = np.where(user != NO_LABEL, user, predicted)
         by = np.where(user != NO_LABEL, 1, np.where(predicted != NO_LABEL, 2, 0))
-        columns[task] = _names(task, label)
-        columns[f"{task}_score"] = _scores(collection.score(task)[rows])
+        columns[task] = names_column(task, label)
+        columns[f"{task}_score"] = scores_column(collection.score(task)[rows])
         columns[f"{task}_by"] = _pick(["", "user", "model"], by)
-    cluster = collection.cluster[rows]
-    columns["cluster"] = pc.if_else(
-        pa.array(cluster >= 0), pc.cast(pa.array(cluster), pa.string()), pa.scalar("", pa.string())
-    )
-    terms = ["", *cluster_terms(collection)]
-    columns["cluster_terms"] = _pick(
-        terms, np.where((cluster >= 0) & (cluster < len(terms) - 1), cluster + 1, 0)
+    columns["cluster"], columns["cluster_terms"] = cluster_columns(
+        collection.cluster[rows], getattr(collection.clustering, "top_terms", None) or []
     )
     corrected = collection.any_corrected()[rows]
     columns["corrected"] = _pick(["false", "true"], corrected.astype(np.int64))
@@ -163,47 +162,108 @@ def write_csv(
     cells that start like a formula get a leading ``'``.
     """
     hooks = Hooks(on_progress, stop_requested)
-    path = Path(path)
-    if isinstance(table, pd.DataFrame):
-        table = pa.Table.from_pandas(table.astype("string"), preserve_index=False)
-    table = table.cast(pa.schema([(f.name, pa.string()) for f in table.schema]))
+    table = _as_table(table)
     n = table.num_rows
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=folder)
-    except OSError as exc:
-        raise ExportError(path, _os_reason(exc)) from exc
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            options = pacsv.WriteOptions(include_header=True, quoting_style="needed")
-            writer = pacsv.CSVWriter(raw, table.schema, write_options=options)
-            for start in range(0, max(n, 1), BATCH_ROWS):
-                hooks.step(start, n, "exporting")
-                batch = table.slice(start, BATCH_ROWS)
-                if neutralise:
-                    batch = pa.table(
-                        [_neutralise_array(c.combine_chunks()) for c in batch.columns],
-                        names=batch.column_names,
-                    )
-                writer.write_table(batch)
-            writer.close()
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.replace(tmp, path)
-    except Cancelled:
-        tmp.unlink(missing_ok=True)
-        raise
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise ExportError(path, _os_reason(exc)) from exc
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
+
+    def batches():
+        for start in range(0, max(n, 1), BATCH_ROWS):
+            hooks.step(start, n, "exporting")
+            yield table.slice(start, BATCH_ROWS)
+
+    with TableWriter(path, table.schema, neutralise=neutralise) as writer:
+        for batch in batches():
+            writer.write(batch)
     hooks.progress(n, n, "exported")
     return n
+
+
+def _as_table(table: pa.Table | pd.DataFrame) -> pa.Table:
+    if isinstance(table, pd.DataFrame):
+        table = pa.Table.from_pandas(table.astype("string"), preserve_index=False)
+    return table
+
+
+class TableWriter:
+    """Write a table in batches to CSV (UTF-8, RFC 4180) or Parquet, atomically.
+
+    The rows go to a temporary file in the target folder, which replaces ``path`` only when
+    the ``with`` block ends without an error; on any error or cancel the temporary file is
+    removed and an earlier file at ``path`` is left as it was. The format follows the
+    suffix (``.parquet`` / ``.pq``, else CSV). CSV columns are all written as text, with
+    formula neutralisation when ``neutralise``.
+    """
+
+    def __init__(self, path: str | Path, schema: pa.Schema, *, neutralise: bool = True):
+        self.path = Path(path)
+        self.parquet = self.path.suffix.lower() in (".parquet", ".pq")
+        if not self.parquet:
+            schema = pa.schema([(f.name, pa.string()) for f in schema])
+        self.schema = schema
+        self.neutralise = neutralise and not self.parquet
+        self.rows = 0
+        self._raw = None
+        self._writer = None
+        self._tmp: Path | None = None
+
+    def __enter__(self) -> TableWriter:
+        folder = self.path.parent if str(self.path.parent) else Path(".")
+        try:
+            fd, tmp_name = tempfile.mkstemp(
+                prefix=f".{self.path.name}.", suffix=".partial", dir=folder
+            )
+        except OSError as exc:
+            raise ExportError(self.path, _os_reason(exc)) from exc
+        self._tmp = Path(tmp_name)
+        self._raw = os.fdopen(fd, "wb")
+        try:
+            if self.parquet:
+                self._writer = pq.ParquetWriter(self._raw, self.schema, compression="zstd")
+            else:
+                options = pacsv.WriteOptions(include_header=True, quoting_style="needed")
+                self._writer = pacsv.CSVWriter(self._raw, self.schema, write_options=options)
+        except BaseException:
+            self._discard()
+            raise
+        return self
+
+    def write(self, batch: pa.Table) -> None:
+        try:
+            batch = batch.select(self.schema.names).cast(self.schema)
+            if self.neutralise:
+                batch = pa.table(
+                    [_neutralise_array(c.combine_chunks()) for c in batch.columns],
+                    names=batch.column_names,
+                )
+            self._writer.write_table(batch)
+        except OSError as exc:
+            raise ExportError(self.path, _os_reason(exc)) from exc
+        self.rows += batch.num_rows
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self._discard()
+            return
+        try:
+            self._writer.close()
+            self._raw.flush()
+            os.fsync(self._raw.fileno())
+            self._raw.close()
+            os.replace(self._tmp, self.path)
+        except OSError as err:
+            self._discard()
+            raise ExportError(self.path, _os_reason(err)) from err
+        except BaseException:
+            self._discard()
+            raise
+
+    def _discard(self) -> None:
+        with contextlib.suppress(Exception):
+            self._writer.close()
+        with contextlib.suppress(Exception):
+            self._raw.close()
+        if self._tmp is not None:
+            with contextlib.suppress(OSError):
+                self._tmp.unlink()
 
 
 def _os_reason(exc: OSError) -> str:

@@ -1,0 +1,219 @@
+"""The command line's whole operations: classify files to a table, evaluate, train.
+
+Thin compositions of the core (io -> collection -> models -> clustering -> export), kept
+out of ``guiapp/cli.py`` so the CLI only parses arguments and tests can call these
+directly. The window uses the same building blocks through :mod:`guiapp.core.session`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from guiapp.core import session
+from guiapp.core.collection import Collection
+from guiapp.core.errors import InputError, ModelError
+from guiapp.core.export import TableWriter, cluster_columns, names_column, scores_column
+from guiapp.core.progress import Hooks
+
+CLASSIFY_COLUMNS = (
+    "id",
+    "source",
+    "kind",
+    "text",
+    "spam",
+    "spam_score",
+    "sentiment",
+    "sentiment_score",
+    "cluster",
+    "cluster_terms",
+)
+STREAM_ABOVE_BYTES = 256 * 1024 * 1024
+"""Inputs bigger than this are classified in chunks (bounded memory)."""
+DEFAULT_CHUNK_ROWS = 200_000
+
+
+# ----------------------------------------------------------------------------- classify
+def classify_table(collection: Collection, clustering=None) -> pa.Table:
+    """The ``triage classify`` table: :data:`CLASSIFY_COLUMNS`, then the input's columns.
+
+    ``spam`` / ``sentiment`` are the models' predictions (``spam`` / ``ham``;
+    ``negative`` / ``neutral`` / ``positive``), ``spam_score`` is P(spam) and
+    ``sentiment_score`` the probability of the predicted class. Original columns whose
+    names clash with these get an ``input_`` prefix; email fields (subject, sender, date)
+    follow when the input has them.
+    """
+    m = collection.messages
+    columns: dict[str, pa.Array] = {}
+    for name in ("id", "source", "kind", "text"):
+        columns[name] = pa.array(m[name], type=pa.string())
+    for task in ("spam", "sentiment"):
+        columns[task] = names_column(task, collection.predicted(task))
+        columns[f"{task}_score"] = scores_column(collection.score(task))
+    columns["cluster"], columns["cluster_terms"] = cluster_columns(
+        collection.cluster, clustering.top_terms if clustering is not None else []
+    )
+    for name in ("subject", "sender", "date"):
+        if (m[name] != "").any() and name not in collection.extra.columns:
+            columns[name] = pa.array(m[name], type=pa.string())
+    for name in collection.extra.columns:
+        out = str(name)
+        while out in columns:
+            out = "input_" + out
+        columns[out] = pa.array(collection.extra[name].astype("string"), type=pa.string())
+    return pa.table(columns)
+
+
+def _predict_into(collection: Collection, hooks: Hooks) -> None:
+    predictions = session.predict(
+        collection, on_progress=hooks.on_progress, stop_requested=hooks.stop_requested
+    )
+    for task in ("spam", "sentiment"):
+        if task not in predictions.prob:
+            reason = "; ".join(predictions.notes) or f"no {task} model"
+            raise ModelError(f"{task} model", reason)
+        collection.set_predictions(task, predictions.prob[task], predictions.versions[task])
+
+
+def _chunks(inputs: Sequence[str], text_column, chunk_rows: int, hooks: Hooks) -> Iterator:
+    from guiapp.core.io import iter_collection_chunks
+
+    for i, path in enumerate(inputs):
+        sub = hooks.scaled(i / len(inputs), (i + 1) / len(inputs))
+        yield from iter_collection_chunks(
+            path,
+            chunksize=chunk_rows,
+            text_column=text_column,
+            on_progress=sub.on_progress,
+            stop_requested=sub.stop_requested,
+        )
+
+
+def _input_bytes(inputs: Sequence[str]) -> int:
+    total = 0
+    for p in inputs:
+        try:
+            total += os.path.getsize(p) if not os.path.isdir(p) else 0
+        except OSError:
+            pass
+    return total
+
+
+def classify_files(
+    inputs: Sequence[str | Path],
+    output: str | Path,
+    *,
+    text_column: str | None = None,
+    clusters: int | str = "auto",
+    chunk_size: int | None = None,
+    on_progress=None,
+    stop_requested=None,
+) -> str:
+    """Import ``inputs``, predict both tasks, find themes, write ``output`` (CSV or Parquet).
+
+    Rows keep input order. Inputs larger than :data:`STREAM_ABOVE_BYTES` (or any input when
+    ``chunk_size`` is given) are streamed in chunks: themes are learnt on the first chunk
+    and every later row is assigned to its nearest theme, so memory stays bounded.
+    Returns a one-line summary. Raises InputError / ModelError / ExportError; no output
+    file is left behind on failure.
+    """
+    hooks = Hooks(on_progress, stop_requested)
+    inputs = [str(p) for p in inputs]
+    output = Path(output)
+    started = time.perf_counter()
+    if clusters == 0:
+        clusters = None
+    stream = chunk_size is not None or _input_bytes(inputs) > STREAM_ABOVE_BYTES
+    counts = np.zeros(5, dtype=np.int64)  # ham, spam, negative, neutral, positive
+    problems = 0
+    rows = 0
+    writer = None
+    clustering = None
+    schema = None
+    try:
+        if stream:
+            source = _chunks(
+                inputs, text_column, chunk_size or DEFAULT_CHUNK_ROWS, hooks.scaled(0, 0.3)
+            )
+        else:
+            from guiapp.core.io import load_collection
+
+            source = iter(
+                [
+                    load_collection(
+                        inputs,
+                        text_column=text_column,
+                        on_progress=hooks.scaled(0, 0.3).on_progress,
+                        stop_requested=hooks.stop_requested,
+                    )
+                ]
+            )
+        for result in source:
+            problems += len(result.problems)
+            collection = Collection.from_load(result)
+            if not len(collection):
+                continue
+            _predict_into(
+                collection,
+                hooks.scaled(0.3, 0.7) if not stream else Hooks(None, hooks.stop_requested),
+            )
+            if clusters is not None:
+                if clustering is None:
+                    clustering = session.cluster(
+                        collection,
+                        k=clusters,
+                        on_progress=hooks.scaled(0.7, 0.95).on_progress if not stream else None,
+                        stop_requested=hooks.stop_requested,
+                    )
+                    collection.cluster[:] = clustering.labels
+                elif clustering.model is not None:
+                    collection.cluster[:] = clustering.assign(collection.messages)
+            table = classify_table(collection, clustering)
+            if writer is None:
+                schema = table.schema
+                writer = TableWriter(output, schema).__enter__()
+            else:
+                table = _conform(table, schema)
+            writer.write(table)
+            rows += len(collection)
+            counts[:2] += np.bincount(collection.predicted("spam").clip(0), minlength=2)[:2]
+            counts[2:] += np.bincount(collection.predicted("sentiment").clip(0), minlength=3)[:3]
+            hooks.check()
+        if writer is None:
+            raise InputError(
+                inputs[0] if len(inputs) == 1 else ", ".join(inputs), "no messages found"
+            )
+        writer.__exit__(None, None, None)
+        writer = None
+    except BaseException as exc:
+        if writer is not None:
+            writer.__exit__(type(exc), exc, None)
+        raise
+    hooks.progress(1000, 1000, "done")
+    seconds = time.perf_counter() - started
+    themes = f", {clustering.k} themes" if clustering is not None else ""
+    skipped = f", {problems:,} parts skipped" if problems else ""
+    return (
+        f"classified {rows:,} messages in {seconds:.1f} s ({rows / max(seconds, 1e-9):,.0f}/s): "
+        f"{counts[1]:,} spam, {counts[0]:,} ham; {counts[2]:,} negative, {counts[3]:,} neutral, "
+        f"{counts[4]:,} positive{themes}{skipped} -> {output}"
+    )
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Later chunks may lack an optional column of the first (e.g. an empty subject)."""
+    columns = []
+    for field in schema:
+        if field.name in table.column_names:
+            columns.append(table[field.name])
+        else:
+            columns.append(pa.array([""] * table.num_rows, type=pa.string()))
+    return pa.table(columns, names=schema.names)
+
+
+__all__ = ["CLASSIFY_COLUMNS", "classify_files", "classify_table"]
