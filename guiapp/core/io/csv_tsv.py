@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -22,7 +23,13 @@ import pyarrow.csv as pa_csv
 from guiapp.core.errors import Problem
 from guiapp.core.io import tables
 from guiapp.core.io.base import LoadResult, Options, Origin, TablePreview
-from guiapp.core.io.detect import SNIFF_BYTES, decode_text, detect_bom, extension
+from guiapp.core.io.detect import (
+    SNIFF_BYTES,
+    decode_text,
+    detect_bom,
+    extension,
+    utf16_without_bom,
+)
 from guiapp.core.messages import STRING_DTYPE
 from guiapp.core.progress import Hooks
 
@@ -188,27 +195,63 @@ def _has_header(first: list[str], rest: list[list[str]], ncols: int) -> bool:
 # ----------------------------------------------------------------------------- reading
 
 
-@dataclass
 class _Prepared:
-    text: str
-    buffer: bytes  # UTF-8 bytes for Arrow (no BOM)
-    encoding: str
-    dialect: Dialect
-    problems: list[Problem]
+    """A CSV file's bytes, its dialect, and its text decoded only when needed.
+
+    Clean UTF-8 goes to Arrow as it is (Arrow validates it as it reads); the whole file is
+    decoded in Python only for the fallback reader or when it is not UTF-8.
+    """
+
+    def __init__(self, data: bytes, origin: Origin):
+        self.origin = origin
+        self.data = data
+        self.problems: list[Problem] = []
+        codec, bom = detect_bom(data)
+        self._text: str | None = None
+        if codec in (None, "utf-8-sig") and b"\x00" not in data and not _utf16(data):
+            self.buffer = data[bom:]
+            self.encoding = "utf-8"
+            head = data[bom : bom + SNIFF_BYTES]
+            sample = head.decode("utf-8", errors="ignore")  # a cut multi-byte char at the end
+            complete = len(data) - bom <= SNIFF_BYTES
+        else:
+            self._decode()
+            sample = self.text[:SNIFF_BYTES]
+            complete = len(self.text) <= SNIFF_BYTES
+        if _BLANK_TEXT.fullmatch(sample) and complete:
+            raise origin.error("the file holds no rows")
+        self.dialect = sniff_dialect(sample, origin.name, complete=complete)
+
+    def _decode(self) -> None:
+        decoded = decode_text(self.data, self.origin)
+        self._text = decoded.text
+        self.encoding = decoded.encoding
+        self.problems = list(decoded.problems)
+        self.buffer = decoded.text.encode("utf-8", errors="surrogatepass")
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            try:
+                self._text = self.buffer.decode("utf-8")
+            except UnicodeDecodeError:
+                self._decode()
+        return self._text  # type: ignore[return-value]
+
+    def redecode(self) -> None:
+        """Arrow found invalid UTF-8: decode with the cp1252 fallback instead."""
+        self._decode()
+
+
+def _utf16(data: bytes) -> bool:
+    return utf16_without_bom(data[:4096]) is not None
+
+
+_BLANK_TEXT = re.compile(r"\s*")
 
 
 def prepare(data: bytes, origin: Origin) -> _Prepared:
-    decoded = decode_text(data, origin)
-    text = decoded.text
-    if not text.strip():
-        raise origin.error("the file holds no rows")
-    _, bom = detect_bom(data)
-    if decoded.encoding in ("utf-8", "utf-8-sig") and not decoded.problems:
-        buffer = data[bom:]
-    else:
-        buffer = text.encode("utf-8", errors="surrogatepass")
-    dialect = sniff_dialect(text[:SNIFF_BYTES], origin.name, complete=len(text) <= SNIFF_BYTES)
-    return _Prepared(text, buffer, decoded.encoding, dialect, list(decoded.problems))
+    return _Prepared(data, origin)
 
 
 class _NeedsFallback(Exception):
@@ -261,7 +304,7 @@ def _batches_to_frame(batches: list[pa.RecordBatch], names: list[str]) -> pd.Dat
 def _read_arrow(prep: _Prepared, hooks: Hooks) -> pd.DataFrame:
     total = len(prep.buffer)
     block = BLOCK_SIZE
-    for _attempt in range(2):
+    for _attempt in range(3):
         invalid: list[str] = []
         read, parse, convert = _arrow_options(prep.dialect, block, invalid)
         try:
@@ -281,6 +324,10 @@ def _read_arrow(prep: _Prepared, hooks: Hooks) -> pd.DataFrame:
             if "straddl" in str(err) and block < total + 1:
                 block = min(total + 1, 2**31 - 1)
                 continue
+            if "UTF8" in str(err) and prep.encoding == "utf-8" and not prep.problems:
+                prep.redecode()
+                total = len(prep.buffer)
+                continue
             raise _NeedsFallback(str(err)) from None
         if invalid:
             raise _NeedsFallback(f"{len(invalid)} ragged rows")
@@ -297,7 +344,7 @@ def _read_python(
     problems: list[Problem] = []
     columns: list[list[str]] = [[] for _ in range(ncols)]
     reader = csv.reader(io.StringIO(prep.text, newline=""), strict=False, **dialect.csv_kwargs)  # type: ignore[arg-type]
-    total = len(prep.text)
+    total_lines = prep.text.count("\n") + 1
     line = 0
     skipped = 0
     first = True
@@ -326,11 +373,7 @@ def _read_python(
                 columns[j].append(row[j])
             rows += 1
             if rows % 50_000 == 0:
-                hooks.step(
-                    min(total, int(total * line / max(1, prep.text.count("\n", 0, total) or 1))),
-                    total,
-                    "reading rows",
-                )
+                hooks.step(min(line, total_lines), total_lines, "reading rows")
     except csv.Error as err:
         raise origin.error(f"unreadable CSV: {err}", line=reader.line_num) from None
     if skipped > 100:

@@ -8,11 +8,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from guiapp.core.errors import Cancelled, InputError, Location, Problem
 from guiapp.core.io import archive, csv_tsv, detect, json_, mail, parquet, tables, text
 from guiapp.core.io.base import LoadResult, Options, Origin, TablePreview, concat_results
-from guiapp.core.messages import make_frame
+from guiapp.core.messages import STRING_DTYPE, make_frame
 from guiapp.core.progress import Hooks
 
 PathLike = str | os.PathLike[str]
@@ -205,19 +206,34 @@ def _read_mbox(
     *,
     path: str | None,
 ) -> None:
-    parts: list[LoadResult] = []
-    for good, problems in mail.iter_mbox(buf, origin, hooks, path=path):
-        parts.append(
-            mail_result(
-                [(f"{origin.source}::{n}", f) for n, f in good],
-                problems,
-                [],
-                kind=options.kind or "email",
-            )
-        )
-    result = concat_results(parts)
-    result.files = [origin.source]
+    chunks = []
+    problems: list[Problem] = []
+    for parsed, chunk_problems in mail.iter_mbox(buf, origin, hooks, path=path):
+        chunks.append(parsed)
+        problems += chunk_problems
+    result = mbox_result(chunks, origin, options.kind or "email")
+    result.problems = problems
     out.add(result)
+
+
+def mbox_result(chunks: list[mail.ParsedChunk], origin: Origin, kind: str) -> LoadResult:
+    """Messages of parsed mbox chunks; source ``file::N`` with the message number N."""
+    table = pa.concat_tables([c.table for c in chunks]) if chunks else None
+    numbers = [n for c in chunks for n in c.numbers]
+    n = len(numbers)
+    prefix = origin.source + "::"
+    columns: dict[str, object] = {
+        "source": pd.Series([prefix + str(k) for k in numbers], dtype=STRING_DTYPE),
+        "kind": tables.constant(kind, n),
+    }
+    for name in mail.FIELDS:
+        columns[name] = (
+            pd.Series(pd.arrays.ArrowStringArray(table.column(name)), copy=False)
+            if table is not None
+            else tables.constant("", 0)
+        )
+    messages = make_frame(columns, n)
+    return LoadResult(messages, pd.DataFrame(index=pd.RangeIndex(n)), [], [origin.source])
 
 
 def _read_archive(
@@ -487,15 +503,20 @@ def iter_collection_chunks(
         yield from parquet.iter_parquet(p, origin, options, chunksize, hooks)
     elif fmt == detect.MBOX and codec is None:
         with open(p, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-            for good, problems in mail.iter_mbox(
-                buf, origin, hooks, path=p, chunk_messages=min(chunksize, 5000)
-            ):
-                yield mail_result(
-                    [(f"{origin.source}::{n}", f) for n, f in good],
-                    problems,
-                    [origin.source],
-                    kind=kind or "email",
-                )
+            pending: list[mail.ParsedChunk] = []
+            pending_problems: list[Problem] = []
+            for parsed, problems in mail.iter_mbox(buf, origin, hooks, path=p):
+                pending.append(parsed)
+                pending_problems += problems
+                if sum(len(c.numbers) for c in pending) >= chunksize:
+                    result = mbox_result(pending, origin, kind or "email")
+                    result.problems = pending_problems
+                    yield from _slices(result, chunksize)
+                    pending, pending_problems = [], []
+            if pending or pending_problems:
+                result = mbox_result(pending, origin, kind or "email")
+                result.problems = pending_problems
+                yield from _slices(result, chunksize)
     else:
         yield from _slices(
             load_collection(
@@ -542,4 +563,3 @@ def _slices(result: LoadResult, chunksize: int) -> Iterator[LoadResult]:
             result.files if first else [],
             result.encodings if first else {},
         )
-

@@ -16,18 +16,18 @@ from __future__ import annotations
 
 import email.header
 import email.utils
-import hashlib
 import html
 import mmap
 import os
 import re
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
 from html.parser import HTMLParser
+
+import pyarrow as pa
 
 from guiapp.core.errors import Problem
 from guiapp.core.io.base import Origin
@@ -40,7 +40,6 @@ CHUNK_MESSAGES = 1000
 
 _PARSER = BytesParser(policy=compat32)
 _WS = re.compile(r"[ \t]*\r?\n[ \t]+")
-_FROM_LINE = re.compile(rb"^From ", re.M)
 _ENVELOPE = re.compile(
     rb"^From \S+\s+(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\s+"
     rb"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\s"
@@ -277,8 +276,19 @@ def _is_separator(buf: bytes | mmap.mmap, pos: int) -> bool:
 
 
 def split_mbox(buf: bytes | mmap.mmap) -> list[tuple[int, int]]:
-    """(start, end) byte ranges of the messages, each starting at its ``From`` line."""
-    starts = [m.start() for m in _FROM_LINE.finditer(buf) if _is_separator(buf, m.start())]
+    """(start, end) byte ranges of the messages, each starting at its ``From`` line.
+
+    A ``From`` line separates messages when it starts the file, follows a blank line, or
+    looks like an envelope line (``From sender Mon Jan ...``); a body line that merely
+    starts with "From " (an unescaped mboxo body) does not.
+    """
+    starts = [0] if bytes(buf[:5]) == b"From " else []
+    find = buf.find
+    pos = find(b"\nFrom ", 0)
+    while pos >= 0:
+        if _is_separator(buf, pos + 1):
+            starts.append(pos + 1)
+        pos = find(b"\nFrom ", pos + 6)
     ends = starts[1:] + [len(buf)]
     return list(zip(starts, ends, strict=True))
 
@@ -292,36 +302,61 @@ def _message_bytes(buf: bytes | mmap.mmap, start: int, end: int) -> bytes:
     return chunk
 
 
-Parsed = tuple[int, MailFields | None, str | None]  # (number, fields, why it was skipped)
+FIELDS = ("id", "subject", "sender", "date", "text")
 
 
-def _parse_ranges(buf: bytes | mmap.mmap, ranges: Sequence[tuple[int, int, int]]) -> list[Parsed]:
-    out: list[Parsed] = []
+@dataclass
+class ParsedChunk:
+    """Messages parsed from a run of an mbox: built in a worker, cheap to send back."""
+
+    numbers: list[int]  # message numbers (1-based) of the rows of ``table``
+    table: pa.Table  # string columns FIELDS
+    notes: list[tuple[int, str]]  # (number, note) for messages read in a degraded way
+    bad: list[tuple[int, str]]  # (number, why) for messages skipped
+
+
+def _parse_ranges(buf: bytes | mmap.mmap, ranges: Sequence[tuple[int, int, int]]) -> ParsedChunk:
+    numbers: list[int] = []
+    rows: list[MailFields] = []
+    notes: list[tuple[int, str]] = []
+    bad: list[tuple[int, str]] = []
     for number, start, end in ranges:
         try:
-            out.append((number, parse_message(_message_bytes(buf, start, end)), None))
+            fields = parse_message(_message_bytes(buf, start, end))
         except BrokenMessage as err:
-            out.append((number, None, str(err)))
-    return out
+            bad.append((number, str(err)))
+            continue
+        numbers.append(number)
+        rows.append(fields)
+        notes += [(number, note) for note in fields.notes]
+    table = pa.table(
+        {name: pa.array([getattr(f, name) for f in rows], pa.string()) for name in FIELDS}
+    )
+    return ParsedChunk(numbers, table, notes, bad)
 
 
-def _parse_file_ranges(path: str, ranges: Sequence[tuple[int, int, int]]) -> list[Parsed]:
+def _parse_file_ranges(path: str, ranges: Sequence[tuple[int, int, int]]) -> ParsedChunk:
     """Worker entry point: parse some messages of an mbox file on disk."""
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
         return _parse_ranges(buf, ranges)
 
 
-def _line_numbers(buf: bytes | mmap.mmap, offsets: list[int]) -> dict[int, int]:
-    """Line number (1-based) of each offset, counting newlines once through the file."""
-    out: dict[int, int] = {}
-    line, pos = 1, 0
-    for offset in sorted(set(offsets)):
-        while pos < offset:
-            step = min(offset, pos + (1 << 24))
-            line += bytes(buf[pos:step]).count(b"\n")
-            pos = step
-        out[offset] = line
-    return out
+class _LineCounter:
+    """Line numbers of increasing offsets, counting newlines once through the file."""
+
+    def __init__(self, buf: bytes | mmap.mmap):
+        self.buf = buf
+        self.pos = 0
+        self.line = 1
+
+    def at(self, offset: int) -> int:
+        if offset < self.pos:  # not expected (offsets come in file order): count again
+            self.pos, self.line = 0, 1
+        while self.pos < offset:
+            step = min(offset, self.pos + (1 << 24))
+            self.line += bytes(self.buf[self.pos : step]).count(b"\n")
+            self.pos = step
+        return self.line
 
 
 def _workers() -> int:
@@ -339,8 +374,8 @@ def iter_mbox(
     path: str | None = None,
     parallel: bool = True,
     chunk_messages: int = CHUNK_MESSAGES,
-) -> Iterator[tuple[list[tuple[int, MailFields]], list[Problem]]]:
-    """Yield (parsed messages with their numbers, problems) chunk by chunk, in file order."""
+) -> Iterator[tuple[ParsedChunk, list[Problem]]]:
+    """Yield (parsed messages, problems) chunk by chunk, in file order."""
     if not bytes(buf[:5]) == b"From ":
         raise origin.error(
             "no 'From ' line at the start: not an mbox file (each message of an mbox "
@@ -356,30 +391,25 @@ def iter_mbox(
     done = 0
     ok = 0
     first_error: tuple[int, str] | None = None
+    lines = _LineCounter(buf)
 
-    def finish(parsed: list[Parsed]) -> tuple[list[tuple[int, MailFields]], list[Problem]]:
+    def finish(parsed: ParsedChunk) -> tuple[ParsedChunk, list[Problem]]:
         nonlocal done, ok, first_error
-        good = [(n, f) for n, f, _ in parsed if f is not None]
-        bad = [(n, why) for n, f, why in parsed if f is None]
-        ok += len(good)
-        if bad and first_error is None:
-            first_error = (bad[0][0], str(bad[0][1]))
-        lines = _line_numbers(buf, [starts[n] for n, _ in bad]) if bad else {}
+        ok += len(parsed.numbers)
+        if parsed.bad and first_error is None:
+            first_error = parsed.bad[0]
         problems = [
-            origin.problem(f"{why}; message skipped", record=n, line=lines[starts[n]])
-            for n, why in bad
+            origin.problem(f"{why}; message skipped", record=n, line=lines.at(starts[n]))
+            for n, why in parsed.bad
         ]
-        for n, fields in good:
-            if fields.notes:
-                line = None
-                problems += [origin.problem(note, record=n, line=line) for note in fields.notes]
-        done += len(parsed)
+        problems += [origin.problem(note, record=n) for n, note in parsed.notes]
+        done += len(parsed.numbers) + len(parsed.bad)
         hooks.step(done, total, "reading mail")
-        return good, problems
+        return parsed, problems
 
     workers = _workers()
     if parallel and path is not None and total >= PARALLEL_MIN_MESSAGES and workers > 1:
-        yield from _iter_parallel(path, chunks, workers, finish, hooks)
+        yield from _iter_parallel(path, buf, chunks, workers, finish, hooks)
     else:
         for chunk in chunks:
             yield finish(_parse_ranges(buf, chunk))
@@ -390,24 +420,29 @@ def iter_mbox(
         )
 
 
-def _iter_parallel(path, chunks, workers, finish, hooks):  # type: ignore[no-untyped-def]
-    import multiprocessing
+def _iter_parallel(path, buf, chunks, workers, finish, hooks):  # type: ignore[no-untyped-def]
+    # loky (joblib's process pool): fresh interpreters, not fork -- the window's process
+    # has threads, and fork copies their locks -- and unlike multiprocessing's spawn it does
+    # not re-run the caller's __main__. The pool is reused between imports.
+    from joblib.externals.loky import get_reusable_executor
 
-    # forkserver, not fork: the window's process has threads, and fork copies their locks.
-    context = multiprocessing.get_context("forkserver")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures: list[Future[list[Parsed]]] = [
-            pool.submit(_parse_file_ranges, path, chunk) for chunk in chunks
-        ]
-        try:
-            for future in futures:
+    try:
+        pool = get_reusable_executor(max_workers=workers, timeout=60)
+        futures = [pool.submit(_parse_file_ranges, path, chunk) for chunk in chunks]
+    except Exception:  # noqa: BLE001 - no processes on this system: parse here
+        futures = None
+    if futures is None:
+        for chunk in chunks:
+            yield finish(_parse_ranges(buf, chunk))
+        return
+    try:
+        for future, chunk in zip(futures, chunks, strict=True):
+            try:
                 result = future.result()
-                yield finish(result)
-                hooks.check()
-        finally:
-            for future in futures:
-                future.cancel()
-
-
-def mbox_content_hash(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()[:16]
+            except Exception:  # noqa: BLE001 - a worker died (out of memory, killed)
+                result = _parse_ranges(buf, chunk)
+            yield finish(result)
+            hooks.check()
+    finally:
+        for future in futures:
+            future.cancel()
