@@ -374,6 +374,8 @@ class Clustering:
         labels = np.empty(0, dtype=np.int32)
         model = None
         if arrays is not None:
+            if "labels" not in arrays:
+                raise ValueError("clustering arrays: missing labels")
             labels = np.asarray(arrays["labels"], dtype=np.int32)
             if len(labels) != int(meta["rows"]):
                 raise ValueError(f"clustering arrays: {len(labels)} labels for {meta['rows']} rows")

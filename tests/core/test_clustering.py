@@ -431,6 +431,8 @@ def test_metadata_only_and_bad_state(k8_result):
         Clustering.from_state(text, {**arrays, "centroids": arrays["centroids"][:3]})
     with pytest.raises(ValueError, match="labels"):
         Clustering.from_state(text, {**arrays, "labels": arrays["labels"][:5]})
+    with pytest.raises(ValueError, match="missing labels"):
+        Clustering.from_state(text, {k: v for k, v in arrays.items() if k != "labels"})
     with pytest.raises(ValueError, match="missing idf"):
         Clustering.from_state(text, {k: v for k, v in arrays.items() if k != "idf"})
     with pytest.raises(ValueError, match="not a Triage clustering"):
