@@ -117,7 +117,7 @@ def sniff_dialect(sample: str, name: str, *, complete: bool) -> Dialect:
                 and (not strict_ok or share < 1.0 or len(quoted) != len(plain))
             ):
                 mode, share, quoting = p_mode, p_share, False
-        if mode < 2 or share < 0.75:
+        if mode < 2 or share < 0.6:
             continue
         score = share + (0.2 if delimiter == preferred else 0.0)
         if best is None or score > best[0]:
@@ -168,7 +168,7 @@ def _has_header(first: list[str], rest: list[list[str]], ncols: int) -> bool:
     if any(tables._NUMERIC.match(c) for c in cells if c):
         return False
     known = sum(1 for c in cells if tables.norm(c) in _KNOWN_NAMES)
-    if known and not any(tables.norm(c) in _LABEL_WORDS for c in cells):
+    if any(tables.norm(c) in _KNOWN_NAMES - _LABEL_WORDS for c in cells):
         return True
     if any(len(c) > 40 or len(c.split()) >= 5 for c in cells):
         return False
@@ -303,6 +303,10 @@ def _batches_to_frame(batches: list[pa.RecordBatch], names: list[str]) -> pd.Dat
 
 def _read_arrow(prep: _Prepared, hooks: Hooks) -> pd.DataFrame:
     total = len(prep.buffer)
+    if prep.dialect.quoting and prep.buffer.count(b'"') % 2 == 1:
+        # An odd number of quotes: a quoted field that never closes, or stray quotes inside
+        # unquoted fields. Arrow reads either silently; the csv module can say where.
+        raise _NeedsFallback("unbalanced quotes")
     block = BLOCK_SIZE
     for _attempt in range(3):
         invalid: list[str] = []
@@ -376,6 +380,14 @@ def _read_python(
                 hooks.step(min(line, total_lines), total_lines, "reading rows")
     except csv.Error as err:
         raise origin.error(f"unreadable CSV: {err}", line=reader.line_num) from None
+    if dialect.quoting and rows and _unclosed_quote(prep.text, start):
+        problems.append(
+            origin.problem(
+                "a quoted field opened on this line is never closed: the rest of the file "
+                f"(lines {start}-{line}) was read into one row",
+                line=start,
+            )
+        )
     if skipped > 100:
         problems.append(
             origin.problem(f"{skipped - 100:,} more row(s) with the wrong number of fields skipped")
@@ -384,6 +396,21 @@ def _read_python(
         {n: pd.Series(columns[j], dtype=STRING_DTYPE) for j, n in enumerate(names)}
     )
     return frame, problems
+
+
+def _unclosed_quote(text: str, line: int) -> bool:
+    """True when the row starting on ``line`` runs to the end inside an open quote."""
+    offset = 0
+    for _ in range(line - 1):
+        offset = text.find("\n", offset) + 1
+        if offset == 0:
+            return False
+    try:
+        for _row in csv.reader(io.StringIO(text[offset:], newline=""), strict=True):
+            pass
+    except csv.Error:
+        return True
+    return False
 
 
 def read_frame(prep: _Prepared, origin: Origin, hooks: Hooks) -> tuple[pd.DataFrame, list[Problem]]:

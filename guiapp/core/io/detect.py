@@ -146,6 +146,8 @@ def extension(name: str) -> str:
 
 def strip_compression_suffix(name: str) -> str:
     lower = name.lower()
+    if lower.endswith(".tgz"):
+        return name[:-4] + ".tar"
     for suffix in (".gz", ".bz2", ".xz"):
         if lower.endswith(suffix):
             return name[: -len(suffix)]
@@ -174,7 +176,7 @@ def sniff(head: bytes, origin: Origin, *, size: int | None = None) -> str:
     for magic, what in _FOREIGN:
         if head.startswith(magic):
             raise origin.error(f"this is {what}, not a file of messages")
-    if ext in (".gz", ".tgz", ".zip", ".bz2", ".xz", ".parquet", ".pq"):
+    if ext in (".gz", ".tgz", ".zip", ".bz2", ".xz", ".parquet", ".pq", ".tar"):
         kind = {".tgz": "gzip", ".pq": "parquet"}.get(ext, ext[1:])
         raise origin.error(f"not a valid {kind} file (wrong magic bytes at the start)")
     encoding, _ = detect_bom(head)

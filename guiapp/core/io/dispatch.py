@@ -284,9 +284,20 @@ def _as_problem(err: InputError, origin: Origin) -> Problem:
 # ----------------------------------------------------------------------------- folders
 
 
+_DOC_NAMES = ("readme", "license", "licence", "notice", "copying", "authors", "changelog")
+
+
 def _hidden(name: str) -> bool:
+    """Files a folder walk leaves out: hidden files, OS litter, a folder's own documentation."""
     base = name.rstrip("/").rsplit("/", 1)[-1]
-    return base.startswith(".") or base in ("Thumbs.db", "desktop.ini") or "__MACOSX/" in name
+    lower = base.lower()
+    return (
+        base.startswith(".")
+        or lower in ("thumbs.db", "desktop.ini")
+        or "__MACOSX/" in name
+        or lower.startswith(_DOC_NAMES)
+        or lower.endswith((".md", ".rst"))
+    )
 
 
 def walk_folder(folder: str) -> list[tuple[str, str]]:

@@ -290,17 +290,22 @@ def _fit(counts: dict[str, int], fn: Callable[[str], int | None]) -> tuple[float
     return (mapped / total if total else 0.0), len(codes)
 
 
+# How much of a column must read as labels: a column named for the task ("spam",
+# "sentiment") is taken when half of it does (the rest is reported); a generic one ("label",
+# "class") only when nearly all of it does, or it may be something else entirely.
+_NAMED_SHARE = 0.5
+_GENERIC_SHARE = 0.95
+
+
 def _spam_fits(counts: dict[str, int], strict: bool) -> bool:
     share, n_codes = _fit(counts, spam_code)
-    if strict and n_codes < 1:
-        return False
-    return share >= (0.95 if strict else 0.6) and n_codes >= 1
+    return share >= (_GENERIC_SHARE if strict else _NAMED_SHARE) and n_codes >= 1
 
 
 def _sentiment_fits(counts: dict[str, int], strict: bool) -> tuple[bool, str | None]:
     scheme = sentiment_numeric_scheme(counts.keys())
     share, n_codes = _fit(counts, lambda v: sentiment_code(v, scheme))
-    return share >= (0.95 if strict else 0.6) and n_codes >= 1, scheme
+    return share >= (_GENERIC_SHARE if strict else _NAMED_SHARE) and n_codes >= 1, scheme
 
 
 def guess_labels(
