@@ -211,13 +211,14 @@ class _Prepared:
         if codec in (None, "utf-8-sig") and b"\x00" not in data and not _utf16(data):
             self.buffer = data[bom:]
             self.encoding = "utf-8"
-            head = data[bom : bom + SNIFF_BYTES]
-            sample = head.decode("utf-8", errors="ignore")  # a cut multi-byte char at the end
-            complete = len(data) - bom <= SNIFF_BYTES
+            end = _sample_end(data, bom)
+            sample = data[bom:end].decode("utf-8", errors="ignore")  # may cut a character
+            complete = end >= len(data)
         else:
             self._decode()
-            sample = self.text[:SNIFF_BYTES]
-            complete = len(self.text) <= SNIFF_BYTES
+            end = _sample_end(self.text, 0)
+            sample = self.text[:end]
+            complete = end >= len(self.text)
         if _BLANK_TEXT.fullmatch(sample) and complete:
             raise origin.error("the file holds no rows")
         self.dialect = sniff_dialect(sample, origin.name, complete=complete)
@@ -241,6 +242,16 @@ class _Prepared:
     def redecode(self) -> None:
         """Arrow found invalid UTF-8: decode with the cp1252 fallback instead."""
         self._decode()
+
+
+def _sample_end(data: bytes | str, start: int) -> int:
+    """Where the sniffing sample ends: 64 kB, or more when that holds under 5 whole lines
+    (a header of 100,000 columns)."""
+    newline = b"\n" if isinstance(data, bytes) else "\n"
+    end = start + SNIFF_BYTES
+    while end < len(data) and data.count(newline, start, end) < 5 and end < 1 << 28:  # type: ignore[arg-type]
+        end *= 4
+    return min(end, len(data))
 
 
 def _utf16(data: bytes) -> bool:
@@ -293,6 +304,10 @@ def _batches_to_frame(batches: list[pa.RecordBatch], names: list[str]) -> pd.Dat
         table = pa.Table.from_batches(batches)
     else:
         table = pa.table({n: pa.array([], pa.string()) for n in names})
+    if len(names) > 1000:  # one block for a very wide table; per column is faster otherwise
+        frame = table.to_pandas(types_mapper=lambda t: STRING_DTYPE if t == pa.string() else None)
+        frame.columns = names
+        return frame
     return pd.DataFrame(
         {
             n: pd.Series(pd.arrays.ArrowStringArray(table.column(i)), copy=False)

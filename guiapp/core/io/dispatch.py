@@ -277,7 +277,7 @@ def _read_archive(
 def _as_problem(err: InputError, origin: Origin) -> Problem:
     return Problem(
         Location(origin.file, line=err.line, record=err.record, member=origin.member),
-        err.reason + ("; file skipped" if err.line is None and err.record is None else "; skipped"),
+        err.reason + "; file skipped",
     )
 
 

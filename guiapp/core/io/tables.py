@@ -176,7 +176,7 @@ _SMS_HINTS = {"sms", "sms_text", "v2"}
 _TWEETISH = re.compile(r"(?:^|\s)[@#]\w|https?://t\.co/|\bRT @")
 _NUMERIC = re.compile(r"^\s*[-+]?\d+(?:[.,]\d+)?\s*$")
 _BLANK = {"", "nan", "na", "n/a", "null", "?", "unlabelled", "unlabeled"}
-_FORMULA = r"^'[=+\-@\t\r]"
+_FORMULA = r"^'+[=+\-@\t\r]"  # as export.restore_cell: one quote off
 
 
 def norm(name: object) -> str:
@@ -256,10 +256,14 @@ def _text_stats(column: str, values: pd.Series) -> _TextStats:
     return _TextStats(column, mean_len, space, numeric, len(filled) / len(vals))
 
 
+MAX_CANDIDATE_COLUMNS = 500  # columns looked at for free text (a table may have 100,000)
+
+
 def text_candidates(frame: pd.DataFrame, exclude: set[str]) -> list[_TextStats]:
-    """Columns that hold free text, longest first."""
-    sample = _sample(frame)
-    stats = [_text_stats(c, sample[c]) for c in frame.columns if c not in exclude]
+    """Columns that hold free text, longest first (among the first 500 columns)."""
+    columns = [c for c in frame.columns if c not in exclude][:MAX_CANDIDATE_COLUMNS]
+    sample = _sample(frame[columns])
+    stats = [_text_stats(c, sample[c]) for c in columns]
     good = [s for s in stats if s.free_text]
     return sorted(good, key=lambda s: -s.mean_len)
 
