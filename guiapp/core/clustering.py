@@ -485,7 +485,8 @@ def cluster_messages(
     texts = prepare_texts(messages)
     encoded = pc.dictionary_encode(texts)
     codes = encoded.indices.to_numpy().astype(np.int64)
-    distinct = encoded.dictionary.to_numpy(zero_copy_only=False)
+    # Kept as Arrow: a million Python strings would cost another few hundred MB.
+    distinct = encoded.dictionary
     weights = np.bincount(codes[fit_mask], minlength=len(distinct)).astype(np.float64)
     hooks.step(30, 1000, "Learning the vocabulary")
 
@@ -501,7 +502,7 @@ def cluster_messages(
 
 
 def _fit(
-    distinct: np.ndarray,
+    distinct: pa.Array,
     codes: np.ndarray,
     weights: np.ndarray,
     fit_ids: np.ndarray,
@@ -526,7 +527,10 @@ def _fit(
     fit_ids = fit_ids[has_words[fit_ids]]
     fitted_rows = int(weights[fit_ids].sum())
     if empty_fitted:
-        notes.append(f"{empty_fitted} unlabelled message(s) have no usable word and get no theme.")
+        notes.append(
+            f"{empty_fitted} unlabelled message(s) have no usable word (only numbers, links, "
+            "stop words or words too rare to keep) and get no theme."
+        )
     if fitted_rows == 0:
         notes.append("No unlabelled message has a usable word (only numbers, links or stop words).")
         return _nothing(n_rows, seed, notes)
@@ -602,7 +606,7 @@ class _Space:
 
 
 def _learn_space(
-    distinct: np.ndarray,
+    distinct: pa.Array,
     fit_ids: np.ndarray,
     weights: np.ndarray,
     n_components: int,
@@ -618,7 +622,7 @@ def _learn_space(
     w = weights[sample]
     counter = CountVectorizer(token_pattern=TOKEN_PATTERN, lowercase=False, dtype=np.float32)
     try:
-        counts = counter.fit_transform(distinct[sample].tolist()).tocsc()
+        counts = counter.fit_transform(distinct.take(pa.array(sample)).to_pylist()).tocsc()
     except ValueError:  # empty vocabulary: no text holds a token
         return None
     terms = counter.get_feature_names_out()
@@ -664,7 +668,7 @@ def _learn_space(
     return _Space(terms_kept, idf, np.ascontiguousarray(vt, dtype=np.float32))
 
 
-def _vectorise(space: _Space, distinct: np.ndarray, hooks: Hooks) -> np.ndarray:
+def _vectorise(space: _Space, distinct: pa.Array, hooks: Hooks) -> np.ndarray:
     model = ThemeModel(
         space.terms, space.idf, space.components, np.zeros((0, 0), np.float32), MAX_CHARS
     )
@@ -674,7 +678,7 @@ def _vectorise(space: _Space, distinct: np.ndarray, hooks: Hooks) -> np.ndarray:
     for start in range(0, total, _BATCH):
         hooks.step(start, total, f"Vectorising messages {start:,}/{total:,}")
         stop = min(start + _BATCH, total)
-        out[start:stop] = model.vectors(distinct[start:stop].tolist())
+        out[start:stop] = model.vectors(distinct.slice(start, stop - start).to_pylist())
     hooks.step(total, total, "Vectorised")
     return out
 
