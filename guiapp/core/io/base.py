@@ -131,18 +131,32 @@ class Options:
     kind: str | None = None
 
 
-def string_frame(columns: dict[str, object], n: int) -> pd.DataFrame:
+def clean_text(value: str) -> str:
+    """A string Arrow can hold: lone surrogates (from JSON escapes such as "\\ud800" or
+    undecodable header bytes) become U+FFFD."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return value
+
+
+def strings(values: Sequence[object]) -> pd.Series:
+    """A string column from Python values (None -> NA), cleaning lone surrogates if any."""
+    try:
+        return pd.Series(values, dtype=STRING_DTYPE)
+    except UnicodeEncodeError:
+        return pd.Series(
+            [clean_text(v) if isinstance(v, str) else v for v in values], dtype=STRING_DTYPE
+        )
+
+
+def string_frame(columns: dict[str, Sequence[object]], n: int) -> pd.DataFrame:
     """A frame of string columns with a RangeIndex of ``n`` rows (also for 0 columns)."""
-    frame = pd.DataFrame(
-        {
-            k: pd.Series(v, dtype=object)
-            if not isinstance(v, pd.Series)
-            else v.reset_index(drop=True)
-            for k, v in columns.items()
-        },
+    return pd.DataFrame(
+        {clean_text(str(k)): strings(list(v)) for k, v in columns.items()},
         index=pd.RangeIndex(n),
     )
-    return frame.astype(STRING_DTYPE) if len(frame.columns) else frame
 
 
 def concat_results(parts: Sequence[LoadResult]) -> LoadResult:

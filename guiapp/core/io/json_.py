@@ -18,9 +18,16 @@ import pandas as pd
 
 from guiapp.core.errors import Problem
 from guiapp.core.io import tables
-from guiapp.core.io.base import LoadResult, Options, Origin, TablePreview, string_frame
+from guiapp.core.io.base import (
+    LoadResult,
+    Options,
+    Origin,
+    TablePreview,
+    string_frame,
+    strings,
+)
 from guiapp.core.io.detect import JSONL, TWEETS_JS, decode_text, extension
-from guiapp.core.messages import STRING_DTYPE, make_frame
+from guiapp.core.messages import make_frame
 from guiapp.core.progress import Hooks
 
 _TWEETS_JS_PREFIX = re.compile(r"^\s*window\.YTD\.[A-Za-z0-9_]+\.part\d+\s*=\s*")
@@ -210,7 +217,7 @@ def _records(
                 problems.append(
                     origin.problem(f"a {type(o).__name__}, not text; skipped", **_where(n, jsonl))
                 )
-        texts = pd.Series([o for _, o in keep], dtype=STRING_DTYPE)
+        texts = strings([o for _, o in keep])
         n_rows = len(texts)
         kind = options.kind or tables.guess_kind_from_texts(texts.iloc[:2000].tolist())
         messages = make_frame(
@@ -308,15 +315,13 @@ def _tweet_records(
                 seen.add(key)
                 keys.append(key)
     extra = string_frame({k: [row.get(k) for row in extra_rows] for k in keys}, n_rows)
-    text_series = pd.Series(texts, dtype=STRING_DTYPE)
+    text_series = strings(texts)
     columns: dict[str, object] = {
-        "id": tables.fill_ids(
-            pd.Series(ids, dtype=STRING_DTYPE), tables.constant("", n_rows), text_series
-        ),
+        "id": tables.fill_ids(strings(ids), tables.constant("", n_rows), text_series),
         "source": tables.constant(origin.source, n_rows),
         "kind": tables.constant(options.kind or "tweet", n_rows),
-        "sender": senders,
-        "date": dates,
+        "sender": strings(senders),
+        "date": strings(dates),
         "text": text_series,
     }
     exclude = {c for c in extra.columns if tables.norm(c) in ("text", "full_text", "id", "id_str")}

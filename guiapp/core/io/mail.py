@@ -30,7 +30,7 @@ from html.parser import HTMLParser
 import pyarrow as pa
 
 from guiapp.core.errors import Problem
-from guiapp.core.io.base import Origin
+from guiapp.core.io.base import Origin, clean_text
 from guiapp.core.io.detect import decode_bytes
 from guiapp.core.progress import Hooks
 
@@ -252,7 +252,14 @@ def parse_message(raw: bytes) -> MailFields:
         raise BrokenMessage("MIME parts nested too deeply") from None
     except Exception as err:  # noqa: BLE001 - a defect the email package did not foresee
         raise BrokenMessage(f"unreadable MIME structure ({type(err).__name__}: {err})") from None
-    return MailFields(msg_id, subject, sender, date, text, notes)
+    return MailFields(
+        clean_text(msg_id),
+        clean_text(subject),
+        clean_text(sender),
+        clean_text(date),
+        clean_text(text),
+        notes,
+    )
 
 
 def read_message(data: bytes, origin: Origin) -> tuple[MailFields, list[Problem]]:

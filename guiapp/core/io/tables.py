@@ -191,6 +191,7 @@ class TablePlan:
     mode: str = "plain"  # "plain", "triage-export", "triage-classify"
     text: str = ""
     id: str | None = None
+    source: str | None = None  # a column of sources (Triage's own exports), else the file
     subject: str | None = None
     sender: str | None = None
     date: str | None = None
@@ -419,6 +420,7 @@ def plan_table(
         plan.mode = "triage-classify"
     if plan.mode != "plain":
         plan.text, plan.id, plan.kind_column = "text", "id", "kind"
+        plan.source = "source"
         plan.subject = "subject" if "subject" in columns else None
         plan.sender = "sender" if "sender" in columns else None
         plan.date = "date" if "date" in columns else None
@@ -661,7 +663,11 @@ def apply_plan(
             kind = kind.where(~bad, plan.kind)
     columns: dict[str, object] = {
         "id": ids,
-        "source": constant(origin.source, n),
+        "source": (
+            col(plan.source).replace("", origin.source)
+            if plan.source
+            else constant(origin.source, n)
+        ),
         "kind": kind,
         "subject": subject,
         "sender": col(plan.sender),
