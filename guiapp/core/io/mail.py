@@ -39,7 +39,6 @@ PARALLEL_MIN_MESSAGES = 4000  # below this a process pool costs more than it sav
 CHUNK_MESSAGES = 1000
 
 _PARSER = BytesParser(policy=compat32)
-_WS = re.compile(r"[ \t]*\r?\n[ \t]+")
 _ENVELOPE = re.compile(
     rb"^From \S+\s+(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)\s+"
     rb"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\s"
@@ -80,8 +79,7 @@ def header_text(value: object) -> str:
             if any("\udc80" <= c <= "\udcff" for c in chunk):
                 chunk = decode_bytes(chunk.encode("ascii", "surrogateescape"))
             out.append(chunk)
-    text = "".join(out)
-    return _WS.sub(" ", text).strip()
+    return " ".join("".join(out).split())  # unfolded, runs of white space as one
 
 
 def iso_date(value: str) -> str:
