@@ -128,7 +128,7 @@ def predict(
         sub = hooks.scaled(i / len(tasks), (i + 1) / len(tasks))
         try:
             model = models.load_current(task, version=(versions or {}).get(task))
-        except ModelError as exc:
+        except (ModelError, AttributeError) as exc:  # TODO(models): AttributeError until it lands
             out.notes.append(f"No {task} predictions: {exc}")
             continue
         prob = models.predict_proba(

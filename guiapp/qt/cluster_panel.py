@@ -84,10 +84,11 @@ class SilhouetteCurve(QWidget):
                 painter.setBrush(QColor(style.CORRECTED_COLOUR))
                 painter.drawEllipse(p, 3.5, 3.5)
                 painter.setPen(QColor(style.CORRECTED_COLOUR))
+                left = min(max(p.x() - 60, 0.0), self.width() - 120.0)
                 painter.drawText(
-                    QRectF(p.x() - 50, rect.top() - 14, 100, 13),
+                    QRectF(left, rect.top() - 14, 120, 13),
                     Qt.AlignmentFlag.AlignCenter,
-                    f"k = {k}  ({s:.3f})",
+                    f"k = {k}  (silhouette {s:.3f})",
                 )
         painter.end()
 

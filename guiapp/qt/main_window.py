@@ -17,12 +17,12 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
-    QDialog,
     QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
     QSplitter,
+    QStyle,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -139,9 +139,10 @@ class MainWindow(QMainWindow):
         # ---- status bar
         self.counts_label = QLabel(self)
         self.counts_label.setTextFormat(Qt.TextFormat.RichText)
-        self.statusBar().addWidget(self.counts_label, 1)
+        # Counts are a permanent widget: temporary messages would be drawn over a normal one.
         self.progress = TaskProgress(self.runner, self)
         self.statusBar().addPermanentWidget(self.progress)
+        self.statusBar().addPermanentWidget(self.counts_label)
         self.notifier.status_message.connect(self.statusBar().showMessage)
         self._counts_timer = QTimer(self)
         self._counts_timer.setSingleShot(True)
@@ -350,7 +351,17 @@ class MainWindow(QMainWindow):
         bar = QToolBar("Main", self)
         bar.setObjectName("main_toolbar")
         bar.setMovable(False)
-        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        icons = QStyle.StandardPixmap
+        for action, icon in (
+            (self.act_open, icons.SP_DialogOpenButton),
+            (self.act_export, icons.SP_DialogSaveButton),
+            (self.act_undo, icons.SP_ArrowBack),
+            (self.act_redo, icons.SP_ArrowForward),
+            (self.act_retrain, icons.SP_BrowserReload),
+            (self.act_versions, icons.SP_FileDialogDetailedView),
+        ):
+            action.setIcon(self.style().standardIcon(icon))
         bar.addAction(self.act_open)
         bar.addAction(self.act_export)
         bar.addSeparator()
@@ -523,13 +534,15 @@ class MainWindow(QMainWindow):
                 return
             dialog = ColumnMappingDialog(preview, exc.candidates, self)
             self.last_dialog = dialog
-            if dialog.exec() == QDialog.DialogCode.Accepted:
-                self.open_paths(
+            dialog.accepted.connect(
+                lambda: self.open_paths(
                     paths,
                     text_column=dialog.text_column(),
                     label_columns=dialog.label_columns(),
                     project_path=project_path,
                 )
+            )
+            dialog.open()
             return
         self.notifier.error(exc, tb)
 
@@ -564,6 +577,7 @@ class MainWindow(QMainWindow):
         collection = project.collection
         self.filter_bar.clear_rows()
         self.model.set_collection(collection)
+        self.table.hide_empty_columns()
         self.filter_bar.set_clusters(self._cluster_names())
         self.clusters.set_clustering(collection.clustering)
         self._apply_filter(self.filter_bar.spec())
@@ -880,11 +894,15 @@ class MainWindow(QMainWindow):
         }
         dialog = RetrainDialog(counts, defaults, self)
         self.last_dialog = dialog
-        if dialog.exec() == QDialog.DialogCode.Accepted:
+
+        def start() -> None:
             tasks = dialog.tasks()
             self.settings.retrain_spam = "spam" in tasks
             self.settings.retrain_sentiment = "sentiment" in tasks
             self.retrain(tasks)
+
+        dialog.accepted.connect(start)
+        dialog.open()
 
     def retrain(self, tasks=TASKS) -> None:
         if self.project is None:
@@ -991,11 +1009,14 @@ class MainWindow(QMainWindow):
         scope = "filter" if not self._spec.is_empty() else "all"
         dialog = ExportDialog(counts, default, scope, self)
         self.last_dialog = dialog
-        if dialog.exec() != QDialog.DialogCode.Accepted:
-            return
-        path = dialog.path()
-        self.settings.export_dir = str(Path(path).parent)
-        self.export(path, dialog.scope(), selected)
+
+        def start() -> None:
+            path = dialog.path()
+            self.settings.export_dir = str(Path(path).parent)
+            self.export(path, dialog.scope(), selected)
+
+        dialog.accepted.connect(start)
+        dialog.open()
 
     def export(self, path: str, scope: str, selected: np.ndarray | None = None) -> None:
         from guiapp.core.export import export_csv

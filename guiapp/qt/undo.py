@@ -9,6 +9,7 @@ A bulk edit of any number of rows is one command, hence one undo step.
 from __future__ import annotations
 
 import numpy as np
+import shiboken6
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction, QKeySequence, QUndoCommand, QUndoStack
 
@@ -103,6 +104,9 @@ class LabelEditor(QObject):
         redo.triggered.connect(self.stack.redo)
 
         def refresh(*_):
+            # The stack signals while it is being destroyed with the window.
+            if not (shiboken6.isValid(self.stack) and shiboken6.isValid(undo)):
+                return
             undo.setEnabled(self.stack.canUndo())
             redo.setEnabled(self.stack.canRedo())
             u, r = self.stack.undoText(), self.stack.redoText()

@@ -52,9 +52,13 @@ def settings(tmp_path):
 @pytest.fixture(autouse=True)
 def _no_dangling_workers():
     yield
+    import shiboken6
+
     from guiapp.qt import workers
 
-    busy = [r for r in list(workers.RUNNERS) if r.pool.activeThreadCount()]
+    busy = [
+        r for r in list(workers.RUNNERS) if shiboken6.isValid(r.pool) and r.pool.activeThreadCount()
+    ]
     for runner in busy:
         runner.shutdown(10_000)
     assert not busy, "a test left a background task running"
