@@ -154,7 +154,7 @@ def _arrow_strings(values: pd.Series | Iterable[object]) -> pa.Array:
 # ----------------------------------------------------------------------------- the model
 
 
-@dataclass
+@dataclass(eq=False)  # numpy fields: compare explicitly
 class ThemeModel:
     """The fitted pieces :meth:`Clustering.assign` needs, all plain arrays.
 
@@ -230,7 +230,7 @@ def _tfidf(counts: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
 # ----------------------------------------------------------------------------- the result
 
 
-@dataclass
+@dataclass(eq=False)  # numpy fields: compare explicitly
 class Clustering:
     """Themes found by :func:`cluster_messages`.
 
