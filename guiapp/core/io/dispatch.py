@@ -18,6 +18,7 @@ from guiapp.core.progress import Hooks
 
 PathLike = str | os.PathLike[str]
 SMALL_FILE = 64 * 1024 * 1024
+PREVIEW_BYTES = 4 * 1024 * 1024
 MAX_NESTING = 3  # an archive inside a .gz inside ...: stop here
 
 
@@ -438,6 +439,11 @@ def inspect_table(path: PathLike, *, nrows: int = 50) -> TablePreview:
         fmt = detect.sniff(data[: detect.SNIFF_BYTES], origin, size=len(data))
     elif fmt == detect.PARQUET:
         return parquet.preview_parquet(p, origin, nrows)
+    elif fmt in (detect.CSV, detect.TEXT) and size > PREVIEW_BYTES:
+        # The dialog needs a look, not the whole file: the first 4 MB, cut at a line end.
+        with open(p, "rb") as fh:
+            data = fh.read(PREVIEW_BYTES)
+        data = data[: data.rfind(b"\n") + 1] or data
     else:
         data = Path(p).read_bytes()
     if fmt == detect.CSV or fmt == detect.TEXT:
