@@ -133,3 +133,8 @@ def test_each_message_alone(name):
     path = next(p for p in FILES if p.name == name)
     m = load_collection(path).messages
     assert len(m) == 1 and m["source"].iloc[0] == str(path)
+
+
+def test_kind_keyword_applies_to_mail():
+    assert set(load_collection(EM / "single.eml", kind="text").messages["kind"]) == {"text"}
+    assert set(load_collection(EM / "spamassassin.mbox", kind="text").messages["kind"]) == {"text"}

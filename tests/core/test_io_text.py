@@ -56,3 +56,13 @@ def test_crlf_and_kind_keyword(tmp_path):
     path.write_bytes(b"one two\r\nthree four\r\n")
     m = load_messages(path, kind="sms")
     assert m["text"].tolist() == ["one two", "three four"] and set(m["kind"]) == {"sms"}
+
+
+def test_sms_collection_saved_as_txt_is_a_table(tmp_path):
+    path = tmp_path / "SMSSpamCollection.txt"
+    path.write_bytes((FIX / "sms" / "SMSSpamCollection_sample.tsv").read_bytes())
+    m = load_messages(path)
+    labels = [ln.split("\t", 1)[0] for ln in path.read_text("utf-8").splitlines()]
+    assert m["text"].tolist() == _sms()
+    assert m["user_spam"].tolist() == [int(lab == "spam") for lab in labels]
+    assert set(m["kind"]) == {"sms"}

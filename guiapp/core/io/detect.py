@@ -205,7 +205,9 @@ def sniff(head: bytes, origin: Origin, *, size: int | None = None) -> str:
     if fmt == TEXT:
         if looks_mail == MBOX or (looks_mail == EMAIL and looks_like_mail(raw, strict=True)):
             return looks_mail
-        return TEXT
+        # A .txt whose every line has the same number of tabs is a table (the SMS Spam
+        # Collection saved as .txt: label<TAB>text); commas alone are just prose.
+        return CSV if _consistent_tabs(sample) else TEXT
     # No extension we know: the content decides.
     if looks_mail:
         return looks_mail
@@ -255,6 +257,14 @@ def looks_tabular(sample: str) -> bool:
         if top >= 1 and counts.count(top) >= 0.9 * len(counts):
             return True
     return False
+
+
+def _consistent_tabs(sample: str) -> bool:
+    lines = [ln for ln in sample.splitlines()[:200] if ln.strip()]
+    if len(lines) > 2:
+        lines = lines[:-1]  # the sample may end inside the last line
+    counts = {ln.count("\t") for ln in lines}
+    return len(lines) >= 2 and len(counts) == 1 and counts.pop() >= 1
 
 
 def check_not_binary(head: bytes, origin: Origin) -> None:

@@ -30,12 +30,18 @@ class _Collector:
         self.mail: list[tuple[str, mail.MailFields]] = []
         self.mail_problems: list[Problem] = []
         self.mail_files: list[str] = []
+        self.mail_kind = "email"
 
     def add(self, result: LoadResult) -> None:
         self._flush_mail()
         self.parts.append(result)
 
-    def add_mail(self, source: str, fields: mail.MailFields, problems: list[Problem]) -> None:
+    def add_mail(
+        self, source: str, fields: mail.MailFields, problems: list[Problem], kind: str
+    ) -> None:
+        if self.mail and kind != self.mail_kind:
+            self._flush_mail()
+        self.mail_kind = kind
         self.mail.append((source, fields))
         self.mail_problems += problems
         self.mail_files.append(source)
@@ -48,7 +54,7 @@ class _Collector:
         if not self.mail:
             return
         self.parts.append(
-            mail_result([(s, f) for s, f in self.mail], self.mail_problems, self.mail_files)
+            mail_result(self.mail, self.mail_problems, self.mail_files, self.mail_kind)
         )
         self.mail, self.mail_problems, self.mail_files = [], [], []
 
@@ -163,13 +169,13 @@ def read_bytes(
         out.add(text.read_text(data, origin, options, hooks))
     elif fmt == detect.EMAIL:
         fields, problems = mail.read_message(data, origin)
-        out.add_mail(origin.source, fields, problems)
+        out.add_mail(origin.source, fields, problems, options.kind or "email")
     elif fmt == detect.MBOX:
         if not _mbox_named(origin) and len(mail.split_mbox(data)) == 1:
             # A raw message file that starts with an mbox 'From ' line (as SpamAssassin's
             # do): one message, whose source is the file itself.
             fields, problems = mail.read_message(data, origin)
-            out.add_mail(origin.source, fields, problems)
+            out.add_mail(origin.source, fields, problems, options.kind or "email")
         else:
             _read_mbox(data, origin, options, hooks, out, path=None)
     elif fmt == detect.PARQUET:

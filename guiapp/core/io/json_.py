@@ -246,16 +246,10 @@ def _records(
             continue
         rows.append({str(k): _scalar(v) for k, v in o.items() if _scalar(v) is not None})
         kept.append(n)
-    columns: dict[str, list[str | None]] = {}
-    for i, row in enumerate(rows):
-        for key, value in row.items():
-            col = columns.get(key)
-            if col is None:
-                col = columns[key] = [None] * i
-            col.append(value)
-        for col in columns.values():
-            if len(col) <= i:
-                col.append(None)
+    keys: dict[str, None] = {}
+    for row in rows:
+        keys.update(dict.fromkeys(row))
+    columns = {key: [row.get(key) for row in rows] for key in keys}
     frame = string_frame(columns, len(rows))
     plan = tables.plan_table(frame, origin, options)
     missing = frame[plan.text].isna().to_numpy()

@@ -407,7 +407,9 @@ def iter_mbox(
             origin.problem(f"{why}; message skipped", record=n, line=lines.at(starts[n]))
             for n, why in parsed.bad
         ]
-        problems += [origin.problem(note, record=n) for n, note in parsed.notes]
+        problems += [
+            origin.problem(note, record=n, line=lines.at(starts[n])) for n, note in parsed.notes
+        ]
         done += len(parsed.numbers) + len(parsed.bad)
         hooks.step(done, total, "reading mail")
         return parsed, problems
