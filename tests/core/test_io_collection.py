@@ -148,3 +148,25 @@ def test_demo_collection_loads_whole():
         "sms.csv",
         "tweets.jsonl",
     ]
+
+
+def test_fifo_is_never_opened(tmp_path):
+    import os
+
+    folder = tmp_path / "with_fifo"
+    folder.mkdir()
+    shutil.copy(SMS, folder / "ok.tsv")
+    os.mkfifo(folder / "pipe.csv")
+    assert len(load_messages(folder)) == 40  # would block forever if the pipe were opened
+    with pytest.raises(InputError, match="not a regular file"):
+        load_collection(folder / "pipe.csv")
+
+
+def test_problems_are_capped_per_file(tmp_path):
+    path = tmp_path / "many_bad.jsonl"
+    good = '{"text": "fine"}\n'
+    path.write_text(good + "{bad\n" * 1000)
+    result = load_collection(path)
+    assert len(result.messages) == 1
+    assert len(result.problems) <= 202
+    assert "more" in result.problems[-1].reason

@@ -19,6 +19,7 @@ from guiapp.core.progress import Hooks
 PathLike = str | os.PathLike[str]
 SMALL_FILE = 64 * 1024 * 1024
 PREVIEW_BYTES = 4 * 1024 * 1024
+MAX_PROBLEMS_PER_FILE = 200
 MAX_NESTING = 3  # an archive inside a .gz inside ...: stop here
 
 
@@ -326,6 +327,8 @@ def walk_folder(folder: str) -> list[tuple[str, str]]:
             if _hidden(name):
                 continue
             full = os.path.join(root, name)
+            if not os.path.isfile(full):
+                continue  # a FIFO, socket or device: reading it could block or never end
             rel = os.path.relpath(full, folder).replace(os.sep, "/")
             out.append((rel, full))
     out.sort(key=lambda item: item[0])
@@ -395,6 +398,8 @@ def load_collection(
     for p in items:
         if not os.path.exists(p):
             raise InputError(p, "no such file or folder")
+        if not os.path.isdir(p) and not os.path.isfile(p):
+            raise InputError(p, "not a regular file or folder (a device, pipe or socket)")
         sizes.append(max(1, _tree_size(p)))
     total = sum(sizes)
     done = 0
@@ -415,7 +420,25 @@ def load_collection(
         hooks.step(int(1000 * done / total), 1000, p)
     result = out.result()
     result.messages = result.messages.reset_index(drop=True)
+    result.problems = cap_problems(result.problems)
     return result
+
+
+def cap_problems(problems: list[Problem], limit: int = MAX_PROBLEMS_PER_FILE) -> list[Problem]:
+    """At most ``limit`` problems per file (or member), then one line saying how many more."""
+    counts: dict[tuple[str, str | None], int] = {}
+    kept: list[Problem] = []
+    for problem in problems:
+        key = (problem.location.file, problem.location.member)
+        counts[key] = counts.get(key, 0) + 1
+        if counts[key] <= limit:
+            kept.append(problem)
+    for (file, member), n in counts.items():
+        if n > limit:
+            kept.append(
+                Problem(Location(file, member=member), f"{n - limit:,} more problems not listed")
+            )
+    return kept
 
 
 def _tree_size(path: str) -> int:
