@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from guiapp.core.errors import InputError
 from guiapp.core.io import AmbiguousTextColumn, load_collection
@@ -277,3 +279,61 @@ def test_zip_with_lying_sizes_does_not_inflate(hostile):
         assert "lying_bomb.zip" in str(err)
     else:
         assert result.problems
+
+
+# ----------------------------------------------------------------------------- mutation fuzz
+
+_GOOD = sorted(
+    p
+    for p in (BAD.parent).rglob("*")
+    if p.is_file() and "bad" not in p.parts and p.suffix not in (".py", ".md")
+)
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    index=st.integers(min_value=0, max_value=len(_GOOD) - 1),
+    cut=st.floats(min_value=0, max_value=1),
+    edits=st.lists(
+        st.tuples(
+            st.floats(min_value=0, max_value=1),
+            st.sampled_from(
+                [
+                    b'"',
+                    b"\x00",
+                    b"\n",
+                    b"\r",
+                    b",",
+                    b"\t",
+                    b"{",
+                    b"[",
+                    b"From ",
+                    b"--",
+                    b"=?utf-8?b?",
+                    b"\xff\xfe",
+                    b"<script>",
+                    b"\\u",
+                ]
+            ),
+        ),
+        max_size=6,
+    ),
+)
+def test_mutated_fixtures_never_crash(tmp_path_factory, index, cut, edits):
+    """Truncated or spliced real files: an InputError naming the file, or a result."""
+    source = _GOOD[index]
+    data = bytearray(source.read_bytes())
+    data = data[: max(1, int(len(data) * cut))] if cut < 0.9 else data
+    for where, insert in edits:
+        pos = int(len(data) * where)
+        data[pos:pos] = insert
+    path = tmp_path_factory.mktemp("fuzz") / source.name
+    path.write_bytes(bytes(data))
+    try:
+        result = load_collection(path)
+    except InputError as err:
+        assert source.name in str(err)
+    else:
+        assert len(result.extra) == len(result.messages)

@@ -8,6 +8,7 @@ gives each skipped row its line number.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -208,7 +209,12 @@ class _Prepared:
         self.problems: list[Problem] = []
         codec, bom = detect_bom(data)
         self._text: str | None = None
-        if codec in (None, "utf-8-sig") and b"\x00" not in data and not _utf16(data):
+        if (
+            codec in (None, "utf-8-sig")
+            and b"\x00" not in data
+            and not _utf16(data)
+            and _valid_utf8(data, bom)
+        ):
             self.buffer = data[bom:]
             self.encoding = "utf-8"
             end = _sample_end(data, bom)
@@ -252,6 +258,22 @@ def _sample_end(data: bytes | str, start: int) -> int:
     while end < len(data) and data.count(newline, start, end) < 5 and end < 1 << 28:  # type: ignore[arg-type]
         end *= 4
     return min(end, len(data))
+
+
+def _valid_utf8(data: bytes, start: int) -> bool:
+    """Whether the bytes are UTF-8, checked in 16 MB steps (no copy of the whole file).
+
+    Arrow would find out too, but only by handing undecodable row text to Python."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    step = 1 << 24
+    try:
+        for i in range(start, len(data), step):
+            decoder.decode(view[i : i + step])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _utf16(data: bytes) -> bool:
