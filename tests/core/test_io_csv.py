@@ -380,3 +380,21 @@ def test_csv_round_trip_csv_module(tmp_path_factory, texts, delimiter):
     m = load_messages(path)
     assert m["text"].tolist() == texts
     assert m["id"].tolist() == [str(i) for i in range(len(texts))]
+
+
+def test_chunks_with_a_character_cut_by_the_sniffing_window(tmp_path):
+    rows = [t.replace('"', "") for _, t in _sms_rows()]
+    # The 64 kB sniffing window (bytes 0..65535) ends inside a two-byte "é".
+    n = 60_000
+    prefix = b'text\n"' + b"a" * n + b'"\n"'
+    if (65_535 - len(prefix)) % 2:
+        prefix = prefix.replace(b"a" * n, b"a" * (n + 1))
+    data = prefix + "é".encode() * 4000 + b'"\n' + "\n".join(f'"{t}"' for t in rows * 20).encode()
+    assert data[65_535:65_537] == "é".encode()
+    path = tmp_path / "cut.csv"
+    path.write_bytes(data + b"\n")
+    whole = load_collection(path)
+    assert whole.messages["text"].iloc[1] == "é" * 4000 and not whole.problems
+    chunked = list(iter_collection_chunks(path, chunksize=500))
+    assert [t for c in chunked for t in c.messages["text"]] == whole.messages["text"].tolist()
+    assert all(c.encodings.get(str(path)) == "utf-8" for c in chunked)

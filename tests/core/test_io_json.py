@@ -141,6 +141,7 @@ def test_inspect_jsonl():
     preview = inspect_table(TW / "tweets.jsonl", nrows=3)
     assert preview.format == "jsonl" and preview.columns == ["id", "text", "sentiment"]
     assert len(preview.rows) == 3 and preview.kind == "tweet"
+    assert preview.text_column == "text" and preview.label_columns == {"sentiment": "sentiment"}
 
 
 _text = st.text(

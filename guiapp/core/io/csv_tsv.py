@@ -553,6 +553,8 @@ def iter_csv(
     ``stream_factory()`` returns a fresh pyarrow input stream over the file's bytes.
     The plan (text/label columns, kind) is decided on the first chunk.
     """
+    if len(head) >= SNIFF_BYTES and b"\n" in head:
+        head = head[: head.rfind(b"\n") + 1]  # never decode half a character
     decoded = decode_text(head, origin)
     encoding = decoded.encoding
     sample = decoded.text

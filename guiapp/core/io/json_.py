@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from guiapp.core.errors import Problem
+from guiapp.core.errors import InputError, Problem
 from guiapp.core.io import tables
 from guiapp.core.io.base import (
     LoadResult,
@@ -444,10 +444,16 @@ def preview_json(data: bytes, origin: Origin, fmt: str, nrows: int) -> TablePrev
     frame = result.extra if len(result.extra.columns) else result.messages[["text"]]
     head = frame.iloc[:nrows]
     text_col = None
+    labels: dict[str, str] = {}
+    if len(result.extra.columns):
+        try:
+            plan = tables.plan_table(result.extra, origin, Options())
+            text_col, labels = plan.text, plan.label_columns
+        except InputError:
+            pass
     for name in ("full_text", "text"):
-        if name in frame.columns:
+        if text_col is None and name in frame.columns:
             text_col = name
-            break
     return TablePreview(
         path=origin.source,
         format="jsonl" if fmt == JSONL else "json",
@@ -462,7 +468,7 @@ def preview_json(data: bytes, origin: Origin, fmt: str, nrows: int) -> TablePrev
         quoting="minimal",
         text_column=text_col or (str(frame.columns[0]) if len(frame.columns) else None),
         text_candidates=[text_col] if text_col else [],
-        label_columns={},
+        label_columns=labels,
         kind=str(result.messages["kind"].iloc[0]) if len(result.messages) else "text",
         mode="plain",
         problems=result.problems,
