@@ -1,1 +1,32 @@
-"""The desktop window: a thin Qt adapter over :mod:`guiapp.core` (the only place Qt appears)."""
+"""The desktop window: a thin Qt adapter over :mod:`guiapp.core` (the only place Qt appears).
+
+Importing this package first applies :func:`_keep_none_alive` (see there).
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def _keep_none_alive() -> None:
+    """Work around a reference-count bug of PySide6 6.12 on CPython 3.11 and older.
+
+    The 6.12 wheels (``cp310-abi3``) return ``None`` from void methods -- ``setText``,
+    ``QPainter.setPen``, ``fillRect``, ``setContentsMargins``, ... -- and convert an invalid
+    ``QVariant`` to ``None`` without taking a new reference, as if ``None`` were immortal (it
+    is from CPython 3.12 on, PEP 683). On 3.11 every such call drops one reference that was
+    never taken, and after some tens of thousands of calls (minutes of painting or scrolling)
+    the interpreter aborts with "Fatal Python error: none_dealloc". ``tests/qt`` and
+    ``benchmarks/bench_window.py`` reproduce it. Giving ``None`` a huge reference count does
+    what PEP 683 does: it can then never reach zero in the life of a process.
+    """
+    if sys.implementation.name != "cpython" or sys.version_info >= (3, 12):
+        return
+    import ctypes
+
+    count = ctypes.c_ssize_t.from_address(id(None))  # ob_refcnt is a PyObject's first field
+    if count.value < 1 << 40:
+        count.value += 1 << 40
+
+
+_keep_none_alive()
