@@ -170,3 +170,20 @@ def test_problems_are_capped_per_file(tmp_path):
     assert len(result.messages) == 1
     assert len(result.problems) <= 202
     assert "more" in result.problems[-1].reason
+
+
+def test_ambiguous_table_in_a_folder_asks_and_text_column_resolves(tmp_path):
+    from guiapp.core.io import AmbiguousTextColumn
+
+    folder = tmp_path / "f"
+    folder.mkdir()
+    shutil.copy(SMS, folder / "a_sms.tsv")
+    shutil.copy(FIX / "qt" / "two_text_columns.csv", folder / "b_pairs.csv")
+    with pytest.raises(AmbiguousTextColumn) as info:
+        load_collection(folder)
+    assert info.value.file == str(folder / "b_pairs.csv")  # inspect_table() can open it
+    assert inspect_table(info.value.file).text_candidates
+    result = load_collection(folder, text_column="reply")
+    m = result.messages
+    assert len(m) == 80 and m["text"].iloc[:40].tolist() == load_messages(SMS)["text"].tolist()
+    assert [p.location.member for p in result.problems] == ["a_sms.tsv"]  # guessed there

@@ -12,7 +12,14 @@ import pyarrow as pa
 
 from guiapp.core.errors import Cancelled, InputError, Location, Problem
 from guiapp.core.io import archive, csv_tsv, detect, json_, mail, parquet, tables, text
-from guiapp.core.io.base import LoadResult, Options, Origin, TablePreview, concat_results
+from guiapp.core.io.base import (
+    AmbiguousTextColumn,
+    LoadResult,
+    Options,
+    Origin,
+    TablePreview,
+    concat_results,
+)
 from guiapp.core.messages import STRING_DTYPE, make_frame
 from guiapp.core.progress import Hooks
 
@@ -272,7 +279,7 @@ def _read_archive(
                 raise child.error("an archive inside an archive; unpack it first")
             read_bytes(data, fmt_member, child, options, hooks, out, depth + 1)
             found += 1
-        except Cancelled:
+        except (Cancelled, AmbiguousTextColumn):
             raise
         except InputError as err:
             out.problem(_as_problem(err, child))
@@ -361,6 +368,9 @@ def read_folder(folder: str, options: Options, hooks: Hooks, out: _Collector) ->
             read += 1
         except Cancelled:
             raise
+        except AmbiguousTextColumn as err:
+            # The user must choose; name the file itself so that inspect_table() can open it.
+            raise AmbiguousTextColumn(full, err.candidates) from None
         except InputError as err:
             out.problem(_as_problem(err, origin))
         done += size

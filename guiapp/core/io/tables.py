@@ -461,10 +461,17 @@ def plan_table(
             plan.kind_column = kind_col
             taken.add(kind_col)
 
-    # The text column: the caller's choice, else by name, else by content.
-    if options.text_column is not None:
-        _check_column(options.text_column, columns, origin)
-        plan.text = options.text_column
+    # The text column: the caller's choice, else by name, else by content. In a folder or an
+    # archive the choice was made for one file; the others without that column guess.
+    chosen = options.text_column
+    if chosen is not None and chosen not in columns and origin.member is not None:
+        chosen = None
+        plan.problems.append(
+            origin.problem(f"no column {options.text_column!r} here; the text column was guessed")
+        )
+    if chosen is not None:
+        _check_column(chosen, columns, origin)
+        plan.text = chosen
     else:
         by_name = _first(names, TEXT_NAMES, taken)
         if by_name is None:
