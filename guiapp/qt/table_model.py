@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 
@@ -99,6 +100,8 @@ class MessageTableModel(QAbstractTableModel):
         self.label_editor: LabelEditor | None = None
         self._collection = Collection.empty()
         self._strings: dict[str, pa.Array] = {}
+        self._ranks: dict[str, np.ndarray] = {}
+        self.empty_keys: set[str] = set()
         self._order = np.zeros(0, dtype=np.int64)
         self._position: np.ndarray | None = None  # store row -> view row (-1 hidden), lazy
         self._permutation: np.ndarray | None = None
@@ -122,6 +125,12 @@ class MessageTableModel(QAbstractTableModel):
         self.beginResetModel()
         self._collection = collection
         self._strings = {key: query.arrow_strings(collection.messages[key]) for key in TEXT_KEYS}
+        self._ranks = {}  # text column -> string_ranks, computed on the first sort by it
+        self.empty_keys = {
+            key
+            for key, array in self._strings.items()
+            if not len(array) or not (pc.max(pc.utf8_length(array)).as_py() or 0)
+        }
         self._permutation = None
         self._mask = None
         self._order = np.arange(len(collection), dtype=np.int64)
@@ -135,8 +144,13 @@ class MessageTableModel(QAbstractTableModel):
         self.order_changed.emit()
 
     def search_columns(self) -> dict[str, pa.Array]:
-        """The Arrow columns a search runs over (immutable: safe to hand to a worker)."""
-        return {key: self._strings[key] for key in query.SEARCH_COLUMNS}
+        """The Arrow columns a search runs over (immutable: safe to hand to a worker);
+        columns no message fills (subject of SMS, sender of an export) are skipped."""
+        return {
+            key: self._strings[key]
+            for key in query.SEARCH_COLUMNS
+            if key == "text" or key not in self.empty_keys
+        }
 
     def _refresh_cluster_text(self) -> None:
         clustering = self._collection.clustering
@@ -332,7 +346,9 @@ class MessageTableModel(QAbstractTableModel):
         key = COLUMNS[column].key
         c = self._collection
         if key in TEXT_KEYS:
-            return query.string_permutation(self._strings[key], descending)
+            if key not in self._ranks:
+                self._ranks[key] = query.string_ranks(self._strings[key])
+            return query.rank_permutation(self._ranks[key], descending)
         if key in LABEL_KEYS:
             values = c.label(key)
         elif key == "spam_score":

@@ -171,11 +171,9 @@ class MessageTableView(QTableView):
     def hide_empty_columns(self) -> None:
         """Hide From / Subject / Date when no message has one (SMS, tweets), show them
         when some do; the user can still toggle any column from the header menu."""
-        messages = self.message_model().collection.messages
+        empty = self.message_model().empty_keys
         for key in ("sender", "subject", "date"):
-            column = messages[key]
-            empty = bool(len(column) == 0 or (column.str.len().fillna(0) == 0).all())
-            self.setColumnHidden(COLUMN_INDEX[key], empty)
+            self.setColumnHidden(COLUMN_INDEX[key], key in empty)
 
     def _on_header_menu(self, pos) -> None:
         menu = QMenu(self)

@@ -117,3 +117,18 @@ def test_setdata_goes_through_the_label_editor(collection):
     assert calls == [("sentiment", [store], 2)]
     assert index.data() == "positive" and index.data(LabelCodeRole) == 2
     assert model.index(0, COLUMN_INDEX["corrected"]).data() == "✎"
+
+
+def test_text_sort_both_directions_is_stable_with_empty_last():
+    import pyarrow as pa
+
+    values = ["b", "", "A", "a", "c", "", "B"]
+    array = pa.array(values, pa.large_string())
+    ascending = query.string_permutation(array, False).tolist()
+    assert [values[i] for i in ascending] == ["A", "a", "b", "B", "c", "", ""]
+    assert ascending == [2, 3, 0, 6, 4, 1, 5]  # ties keep store order
+    descending = query.string_permutation(array, True).tolist()
+    assert [values[i] for i in descending] == ["c", "b", "B", "A", "a", "", ""]
+    assert descending == [4, 0, 6, 2, 3, 1, 5]
+    no_empty = pa.array(["b", "a"], pa.large_string())
+    assert query.string_permutation(no_empty, True).tolist() == [0, 1]
