@@ -84,11 +84,11 @@ class SilhouetteCurve(QWidget):
                 painter.setBrush(QColor(style.CORRECTED_COLOUR))
                 painter.drawEllipse(p, 3.5, 3.5)
                 painter.setPen(QColor(style.CORRECTED_COLOUR))
-                left = min(max(p.x() - 60, 0.0), self.width() - 120.0)
+                text = f"k = {k}  (silhouette {s:.3f})"
+                width = painter.fontMetrics().horizontalAdvance(text) + 4
+                left = min(max(p.x() - width / 2, 0.0), max(0.0, self.width() - width))
                 painter.drawText(
-                    QRectF(left, rect.top() - 14, 120, 13),
-                    Qt.AlignmentFlag.AlignCenter,
-                    f"k = {k}  (silhouette {s:.3f})",
+                    QRectF(left, rect.top() - 14, width, 13), Qt.AlignmentFlag.AlignCenter, text
                 )
         painter.end()
 

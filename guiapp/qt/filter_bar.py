@@ -122,7 +122,7 @@ class FilterBar(QWidget):
         self.search = QLineEdit(self)
         self.search.setPlaceholderText("Search text, subject, sender…  (Ctrl+F)")
         self.search.setClearButtonEnabled(True)
-        self.search.setMinimumWidth(260)
+        self.search.setMinimumWidth(180)
         self.search.setAccessibleName("Search")
         layout.addWidget(self.search, 3)
 
@@ -151,7 +151,7 @@ class FilterBar(QWidget):
         self.score.setSingleStep(0.01)
         self.score.setDecimals(2)
         self.score.setValue((0.0, 1.0))
-        self.score.setMinimumWidth(200)
+        self.score.setMinimumWidth(130)
         self.score.setToolTip("Score between: narrow it to find the uncertain ones")
         layout.addWidget(self.score, 2)
 

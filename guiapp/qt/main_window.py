@@ -280,6 +280,12 @@ class MainWindow(QMainWindow):
         self.act_toggle_themes = a(
             "&Themes Pane", self._toggle_themes, "Ctrl+Shift+T", checkable=True
         )
+        self.act_demo = a(
+            "Open &Demo Collection",
+            self.open_demo,
+            None,
+            "400 real emails, SMS and tweets to try Triage on",
+        )
         self.act_shortcuts = a("&Keyboard Shortcuts", self.show_shortcuts, "F1")
         self.act_about = a("&About Triage", self.show_about)
 
@@ -344,6 +350,7 @@ class MainWindow(QMainWindow):
         )
 
         m = bar.addMenu("&Help")
+        m.addAction(self.act_demo)
         m.addAction(self.act_shortcuts)
         m.addAction(self.act_about)
 

@@ -51,11 +51,11 @@ class Column:
 
 COLUMNS: tuple[Column, ...] = (
     Column("corrected", "✎", "Corrected by you", width=28),
-    Column("text", "Message", "The message text (first line)", width=420),
+    Column("text", "Message", "The message text (first line)", width=380),
     Column("kind", "Kind", "email, tweet, sms or text", width=60),
-    Column("sender", "From", "Sender or author", width=150),
-    Column("subject", "Subject", "Email subject", width=180),
-    Column("date", "Date", "Date as found in the input", width=130),
+    Column("sender", "From", "Sender or author", width=140),
+    Column("subject", "Subject", "Email subject", width=170),
+    Column("date", "Date", "Date as found in the input", width=118),
     Column("spam", "Spam", "Your label where you gave one, else the model's", "spam", 78),
     Column("spam_score", "P(spam)", "The spam model's probability of spam", "spam", 72),
     Column(
@@ -293,7 +293,11 @@ class MessageTableModel(QAbstractTableModel):
         # text columns
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
             value = self._strings[key][store].as_py() or ""
-            return preview(value) if key == "text" else value
+            if key == "text":
+                return preview(value)
+            if key == "date" and len(value) >= 16 and value[10:11] == "T":
+                return value[:10] + " " + value[11:16]  # ISO-8601 to the minute
+            return value
         if role == Qt.ItemDataRole.ToolTipRole and key == "text":
             value = self._strings[key][store].as_py() or ""
             return value[:600] + ("…" if len(value) > 600 else "")

@@ -9,29 +9,12 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
+from qt_helpers import FIXTURES, SMS, WAIT, make_window, open_file  # noqa: E402
 
 from guiapp.core.io import load_collection
 from guiapp.qt.dialogs import ColumnMappingDialog
-from guiapp.qt.main_window import MainWindow
 from guiapp.qt.settings import Settings
 from guiapp.qt.table_model import COLUMN_INDEX, ScoreRole
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "qt"
-SMS = FIXTURES / "sms.csv"
-WAIT = 120_000
-
-
-def make_window(qtbot, settings) -> MainWindow:
-    window = MainWindow(settings)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    return window
-
-
-def open_file(qtbot, window, path=SMS, **kwargs) -> None:
-    with qtbot.waitSignal(window.project_opened, timeout=WAIT):
-        window.open_paths([str(path)], **kwargs)
 
 
 @pytest.fixture
