@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor, QGuiApplication
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
@@ -102,9 +103,13 @@ class ColumnMappingDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(_muted(f"First rows of the file ({preview.encoding}):"))
         self.table = _table(columns, preview.rows, self)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        for i in range(len(columns)):
-            self.table.setColumnWidth(i, 160)
+        header = self.table.horizontalHeader()
+        if len(columns) <= 4:
+            header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        else:
+            header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+            for i in range(len(columns)):
+                self.table.setColumnWidth(i, 200)
         layout.addWidget(self.table, 1)
         self.text_combo.currentIndexChanged.connect(self._highlight)
         self._highlight()
@@ -117,9 +122,20 @@ class ColumnMappingDialog(QDialog):
         layout.addWidget(buttons)
 
     def _highlight(self) -> None:
-        column = self.text_column()
-        if column in self.preview.columns:
-            self.table.selectColumn(self.preview.columns.index(column))
+        """Tint the chosen text column of the preview."""
+        chosen = self.text_column()
+        tint = QColor(style.CORRECTED_COLOUR)
+        tint.setAlpha(40)
+        for c, column in enumerate(self.preview.columns):
+            item = self.table.horizontalHeaderItem(c)
+            if item is not None:
+                font = item.font()
+                font.setBold(column == chosen)
+                item.setFont(font)
+            for r in range(self.table.rowCount()):
+                cell = self.table.item(r, c)
+                if cell is not None:
+                    cell.setBackground(tint if column == chosen else QBrush())
 
     def text_column(self) -> str:
         return self.text_combo.currentData()
@@ -129,6 +145,18 @@ class ColumnMappingDialog(QDialog):
 
 
 # ----------------------------------------------------------------------------- problems
+def _short_location(location) -> str:
+    """The file name (not its folder), member and line: what the user needs to find it."""
+    parts = [Path(location.file).name]
+    if location.member:
+        parts.append(location.member)
+    if location.line is not None:
+        parts.append(f"line {location.line}")
+    if location.record is not None:
+        parts.append(f"message {location.record}")
+    return ", ".join(parts)
+
+
 class ProblemsDialog(QDialog):
     """What an import skipped, each with its place; the rest was loaded."""
 
@@ -146,8 +174,11 @@ class ProblemsDialog(QDialog):
                 f"{'were' if n != 1 else 'was'} skipped:"
             )
         )
-        rows = [[str(p.location), p.reason] for p in self.problems]
+        rows = [[_short_location(p.location), p.reason] for p in self.problems]
         self.table = _table(["Where", "Problem"], rows, self)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        for r, problem in enumerate(self.problems):
+            self.table.item(r, 0).setToolTip(str(problem.location))
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.setColumnWidth(0, 320)
         layout.addWidget(self.table, 1)

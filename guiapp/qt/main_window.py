@@ -372,8 +372,18 @@ class MainWindow(QMainWindow):
         bar.addAction(self.act_open)
         bar.addAction(self.act_export)
         bar.addSeparator()
-        bar.addAction(self.act_undo)
-        bar.addAction(self.act_redo)
+        for action, short in ((self.act_undo, "Undo"), (self.act_redo, "Redo")):
+            # The menu names the step; the toolbar keeps a short, fixed-width button.
+            proxy = QAction(action.icon(), short, self)
+            proxy.triggered.connect(action.trigger)
+
+            def sync(a=action, p=proxy):
+                p.setEnabled(a.isEnabled())
+                p.setToolTip(a.text())
+
+            action.changed.connect(sync)
+            sync()
+            bar.addAction(proxy)
         bar.addSeparator()
         group = QActionGroup(self)
         group.setExclusive(False)

@@ -51,26 +51,26 @@ class Column:
 
 COLUMNS: tuple[Column, ...] = (
     Column("corrected", "✎", "Corrected by you", width=28),
-    Column("text", "Message", "The message text (first line)", width=380),
-    Column("kind", "Kind", "email, tweet, sms or text", width=60),
-    Column("sender", "From", "Sender or author", width=140),
-    Column("subject", "Subject", "Email subject", width=170),
-    Column("date", "Date", "Date as found in the input", width=118),
+    Column("text", "Message", "The message text (first line)", width=400),
     Column("spam", "Spam", "Your label where you gave one, else the model's", "spam", 78),
-    Column("spam_score", "P(spam)", "The spam model's probability of spam", "spam", 72),
+    Column("spam_score", "P(spam)", "The spam model's probability of spam", "spam", 68),
     Column(
-        "sentiment", "Sentiment", "Your label where you gave one, else the model's", "sentiment", 88
+        "sentiment", "Sentiment", "Your label where you gave one, else the model's", "sentiment", 92
     ),
     Column(
         "sentiment_score",
         "Conf.",
         "The sentiment model's probability of its class",
         "sentiment",
-        62,
+        58,
     ),
     Column(
-        "cluster", "Theme", "k-means theme of unlabelled messages, with its keywords", width=220
+        "cluster", "Theme", "k-means theme of unlabelled messages, with its keywords", width=190
     ),
+    Column("kind", "Kind", "email, tweet, sms or text", width=56),
+    Column("sender", "From", "Sender or author", width=150),
+    Column("subject", "Subject", "Email subject", width=180),
+    Column("date", "Date", "Date as found in the input", width=120),
 )
 COLUMN_INDEX = {c.key: i for i, c in enumerate(COLUMNS)}
 TEXT_KEYS = ("text", "kind", "sender", "subject", "date")
