@@ -118,23 +118,25 @@ class MainWindow(QMainWindow):
         self.clusters.recluster_requested.connect(self.recluster)
         self.clusters.label_cluster_requested.connect(self.label_cluster)
 
-        centre = QWidget(self)
-        centre_layout = QVBoxLayout(centre)
-        centre_layout.setContentsMargins(0, 0, 0, 0)
-        centre_layout.setSpacing(0)
-        centre_layout.addWidget(self.filter_bar)
-        centre_layout.addWidget(self.table, 1)
+        # The filter bar spans the window (not just the table) so that the window's
+        # minimum width stays that of a small laptop screen.
         self.splitter = QSplitter(Qt.Orientation.Horizontal, self)
         self.splitter.setObjectName("main_splitter")
         self.splitter.addWidget(self.clusters)
-        self.splitter.addWidget(centre)
+        self.splitter.addWidget(self.table)
         self.splitter.addWidget(self.detail)
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setStretchFactor(2, 0)
         self.splitter.setSizes([270, 850, 320])
         self.splitter.setChildrenCollapsible(True)
-        self.setCentralWidget(self.splitter)
+        centre = QWidget(self)
+        centre_layout = QVBoxLayout(centre)
+        centre_layout.setContentsMargins(0, 0, 0, 0)
+        centre_layout.setSpacing(0)
+        centre_layout.addWidget(self.filter_bar)
+        centre_layout.addWidget(self.splitter, 1)
+        self.setCentralWidget(centre)
 
         # ---- status bar
         self.counts_label = QLabel(self)

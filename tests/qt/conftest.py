@@ -4,12 +4,21 @@ running (napari's ``_dangling_qthread_pool`` idea)."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from guiapp.core.collection import Collection
 from guiapp.core.messages import make_frame
 from guiapp.core.project import Project
+
+# The offscreen platform's screen is 800x800 by default: window geometry would be clamped to
+# it. A 1920x1080 screen (set before pytest-qt creates the QApplication) is a real laptop's.
+if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+    screen = Path(__file__).with_name("offscreen-screen.json")
+    os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={screen}"
 
 SMS = [
     ("ham", "Go until jurong point, crazy.. Available only in bugis n great world la e buffet"),

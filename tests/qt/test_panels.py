@@ -1,0 +1,96 @@
+"""Themes panel, recent projects, shortcuts and remembered layout."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from qt_helpers import WAIT, make_window, open_file
+
+from guiapp.qt.dialogs import ExportDialog, RetrainDialog
+from guiapp.qt.settings import Settings
+
+
+@pytest.fixture
+def window(qtbot, settings):
+    window = make_window(qtbot, settings)
+    open_file(qtbot, window)
+    yield window
+    window.close()
+
+
+def test_clicking_a_theme_filters_the_table(qtbot, window):
+    c = window.collection
+    tree = window.clusters.tree
+    item = tree.topLevelItem(1)
+    assert item.text(0) == "2" and int(item.text(1).replace(",", "")) == int((c.cluster == 1).sum())
+    tree.setCurrentItem(item)
+    assert window.model.rowCount() == int((c.cluster == 1).sum())
+    assert (c.cluster[window.model.order] == 1).all()
+    assert window.filter_bar.cluster.selected() == frozenset({1})
+    window.clusters.show_all.click()
+    assert window.model.rowCount() == len(c)
+
+
+def test_regroup_with_a_chosen_k_runs_in_the_background(qtbot, window):
+    window.clusters.k_box.setValue(4)
+    with qtbot.waitSignal(window.clustering_applied, timeout=WAIT):
+        window.clusters.run_button.click()
+        assert window.runner.is_running("cluster")
+        assert not window.clusters.run_button.isEnabled()
+    c = window.collection
+    assert c.clustering.k == 4 and window.clusters.tree.topLevelItemCount() == 4
+    assert set(np.unique(c.cluster)) <= {-1, 0, 1, 2, 3}
+    assert window.settings.cluster_k == 4
+    # saved with the project
+    from guiapp.core import session
+
+    restored = session.restore_clustering(window.project)
+    assert restored.k == 4 and restored.top_terms == c.clustering.top_terms
+
+
+def test_regroup_leaves_labelled_messages_out_of_the_fit(qtbot, window):
+    window.label_rows("spam", np.arange(0, 150), 0)
+    window.clusters.k_box.setValue(3)
+    with qtbot.waitSignal(window.clustering_applied, timeout=WAIT):
+        window.recluster(3)
+    assert window.collection.clustering.fitted_rows <= 150
+
+
+def test_open_recent_project(qtbot, window, settings):
+    first = window.project.path
+    window.filter_bar.clear()
+    window._fill_recent_menu()
+    actions = [a for a in window.recent_menu.actions() if a.toolTip() == str(first)]
+    assert actions
+    open_file(qtbot, window)  # a second project from the same file
+    assert window.project.path != first
+    with qtbot.waitSignal(window.project_opened, timeout=WAIT):
+        actions[0].trigger()
+    assert window.project.path == first
+
+
+def test_shortcuts(qtbot, window):
+    qtbot.keyClick(window, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert window.filter_bar.search.hasFocus()
+    qtbot.keyClick(window, Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    assert isinstance(window.last_dialog, ExportDialog) and window.last_dialog.isVisible()
+    window.last_dialog.reject()
+    window.table.setFocus()
+    qtbot.keyClick(window, Qt.Key.Key_F5)
+    assert isinstance(window.last_dialog, RetrainDialog) and window.last_dialog.isVisible()
+    window.last_dialog.reject()
+    keys = {a.text(): a.shortcut().toString() for a in window.label_menu.actions() if a.text()}
+    assert keys["Mark as &Spam"] == "S" and keys["Mark as &Positive"] == "3"
+
+
+def test_layout_is_remembered(qtbot, settings):
+    window = make_window(qtbot, settings)
+    window.resize(1111, 777)
+    window.splitter.setSizes([200, 700, 211])
+    sizes = window.splitter.sizes()
+    window.close()
+    again = make_window(qtbot, Settings(settings.store))
+    assert again.size().width() == 1111 and again.size().height() == 777
+    assert again.splitter.sizes() == sizes
+    again.close()
