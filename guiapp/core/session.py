@@ -285,6 +285,187 @@ def _record_model(project: Project, task: str, version: str) -> None:
         project.record_model(task, version, info.get("sha256", ""), info.get("path", ""), info)
 
 
+# ----------------------------------------------------------------------------- retraining
+@dataclass
+class TaskReport:
+    """What retraining one task's model changed (the window's report tab for that task)."""
+
+    task: str
+    version: str
+    previous: str
+    n_user_labels: int
+    n_corrected: int
+    cv: dict
+    """``{"before": {"accuracy", "macro_recall"}, "after": {...}, "method": str, "note": str}``
+    -- cross-validated on the user's labelled messages."""
+    classes: list[str]
+    per_class: dict[str, dict]  # class -> precision, recall, support (after)
+    confusion: list[list[int]]  # rows: true class, columns: predicted (after)
+    flipped: int  # rows of the collection whose predicted label changed
+    card: dict = field(default_factory=dict)
+
+
+@dataclass
+class RetrainOutcome:
+    """The result of :func:`retrain`, applied by :func:`apply_retrain`."""
+
+    revision: int  # the collection revision (label edits) the training data was read at
+    reports: dict[str, TaskReport]
+    predictions: Predictions
+    flipped: np.ndarray  # store rows whose predicted label changed (any task), ascending
+
+
+def retrain(
+    collection: Collection,
+    tasks: Sequence[str] = TASKS,
+    *,
+    revision: int | None = None,
+    on_progress=None,
+    stop_requested=None,
+) -> RetrainOutcome:
+    """Train new versions of the models on the shipped data plus the user's labels.
+
+    ``collection`` is a :func:`snapshot`: the user may keep labelling the original; the
+    outcome says which ``revision`` of the labels it learnt from. Every new model is saved as
+    a version in the user's data directory (never in the shipped ``models/``); predictions
+    for every row come back in the outcome, nothing is applied here.
+    """
+    from guiapp.core import models
+
+    hooks = Hooks(on_progress, stop_requested)
+    tasks = [t for t in TASKS if t in tasks]
+    predictions = Predictions(rows=None, n_rows=len(collection))
+    reports: dict[str, TaskReport] = {}
+    flipped = np.zeros(len(collection), dtype=bool)
+    for i, task in enumerate(tasks):
+        share = 1.0 / len(tasks)
+        train_hooks = hooks.scaled(i * share, (i + 0.75) * share)
+        predict_hooks = hooks.scaled((i + 0.75) * share, (i + 1) * share)
+        labelled = collection.user[task] >= 0
+        result = models.retrain(
+            task,
+            collection.messages[labelled].reset_index(drop=True),
+            collection.user[task][labelled],
+            corrected=collection.corrected[task][labelled],
+            on_progress=train_hooks.on_progress,
+            stop_requested=stop_requested,
+        )
+        prob = np.asarray(
+            models.predict_proba(result.model, collection.messages, **_hooks(predict_hooks)),
+            dtype=np.float32,
+        )
+        before = collection.predicted(task)
+        after = _codes(task, prob)
+        changed = (before != after) & (before >= 0)
+        flipped |= changed
+        predictions.prob[task] = prob
+        predictions.versions[task] = result.model.version
+        predictions.cards[task] = dict(result.model.card)
+        reports[task] = _task_report(task, result, collection, int(changed.sum()))
+    hooks.progress(1000, 1000, "retrained")
+    return RetrainOutcome(
+        revision=collection.revision if revision is None else revision,
+        reports=reports,
+        predictions=predictions,
+        flipped=np.flatnonzero(flipped),
+    )
+
+
+def _codes(task: str, prob: np.ndarray) -> np.ndarray:
+    if task == "spam":
+        codes = (prob >= 0.5).astype(np.int8)
+        codes[np.isnan(prob)] = NO_LABEL
+        return codes
+    codes = np.argmax(np.nan_to_num(prob, nan=-1.0), axis=1).astype(np.int8)
+    codes[np.isnan(prob).any(axis=1)] = NO_LABEL
+    return codes
+
+
+def _task_report(task: str, result, collection: Collection, flipped: int) -> TaskReport:
+    report = result.report
+    return TaskReport(
+        task=task,
+        version=result.model.version,
+        previous=collection.model_versions.get(task, ""),
+        n_user_labels=int((collection.user[task] >= 0).sum()),
+        n_corrected=int(collection.corrected[task].sum()),
+        cv=dict(report.cv),
+        classes=list(CLASSES[task]),
+        per_class={k: dict(v) for k, v in report.per_class.items()},
+        confusion=[list(map(int, row)) for row in report.confusion],
+        flipped=flipped,
+        card=dict(result.model.card),
+    )
+
+
+def apply_retrain(project: Project, outcome: RetrainOutcome) -> None:
+    """Make the retrained models current in the open project (predictions + record)."""
+    apply_predictions(project, outcome.predictions)
+    for task, version in outcome.predictions.versions.items():
+        card = outcome.predictions.cards.get(task, {})
+        project.record_model(task, version, card.get("sha256", ""), card.get("path", ""), card)
+
+
+@dataclass
+class VersionInfo:
+    """One model version as the versions dialog lists it."""
+
+    task: str
+    version: str
+    title: str
+    created: str
+    shipped: bool
+    n_user_labels: int
+    accuracy: float | None
+    macro_recall: float | None
+    description: str
+
+
+def list_versions(task: str) -> list[VersionInfo]:
+    """The shipped model and every retrained version of ``task``, newest first."""
+    from guiapp.core import models
+
+    return [_version_info(task, v) for v in models.list_versions(task)]
+
+
+def _version_info(task: str, v) -> VersionInfo:
+    card = dict(getattr(v, "card", {}) or {})
+    metrics = card.get("metrics", {}) or {}
+    return VersionInfo(
+        task=task,
+        version=v.version,
+        title=("Shipped model" if v.shipped else f"Retrained {v.version}"),
+        created=str(card.get("created", ""))[:16].replace("T", " "),
+        shipped=bool(v.shipped),
+        n_user_labels=int(card.get("n_user_labels", 0) or 0),
+        accuracy=metrics.get("accuracy"),
+        macro_recall=metrics.get("macro_recall"),
+        description=str(card.get("description", "")),
+    )
+
+
+def use_version(
+    collection: Collection,
+    task: str,
+    version: str,
+    *,
+    on_progress=None,
+    stop_requested=None,
+) -> Predictions:
+    """Predictions of ``task`` for every row by an earlier (or the shipped) version."""
+    return predict(
+        collection,
+        (task,),
+        versions={task: version},
+        on_progress=on_progress,
+        stop_requested=stop_requested,
+    )
+
+
+def record_version(project: Project, task: str, version: str) -> None:
+    _record_model(project, task, version)
+
+
 # ----------------------------------------------------------------------------- labels
 def label_counts(collection: Collection, rows: np.ndarray | None = None) -> dict[str, list[int]]:
     """Per task, how many of ``rows`` (all when None) carry each label (user or model)."""
@@ -303,7 +484,11 @@ __all__ = [
     "NO_LABEL",
     "Opened",
     "Predictions",
+    "RetrainOutcome",
+    "TaskReport",
+    "VersionInfo",
     "apply_clustering",
+    "apply_retrain",
     "apply_predictions",
     "cluster",
     "import_files",
@@ -314,5 +499,9 @@ __all__ = [
     "project_path_for",
     "projects_dir",
     "restore_clustering",
+    "retrain",
+    "list_versions",
+    "use_version",
+    "record_version",
     "snapshot",
 ]
