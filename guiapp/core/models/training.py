@@ -1,0 +1,973 @@
+"""Training the models: the shipped build, training from files, retraining with corrections.
+
+Recipe (measured in ``benchmarks/bench_models.py``; figures in the cards):
+
+- one :class:`~.features.TextHasher` for both tasks (2**18 hashed word 1-2-grams and
+  character 3-5-grams, negation scope, VADER lexicon scores; e-mails read up to 1,500
+  characters, character n-grams from the first 300), so prediction hashes once;
+- :class:`~.linear.TfidfBlock` + L2 logistic regression fitted by :func:`~.linear.fit_logistic`;
+- spam: one binary model over SMS + SpamAssassin + Enron, each corpus weighted by
+  ``(1/size)**0.5`` so the small SMS corpus is not drowned by e-mail (a kind feature was
+  not needed); ``C = 30``;
+- sentiment: multinomial, classes weighted to balance; ``C`` and per-class intercept
+  offsets chosen for macro recall on the held-out 2016 dev + devtest files with a model
+  trained without them, then the final model is trained on every training file.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from guiapp.core import paths
+from guiapp.core.errors import InputError, ModelError
+from guiapp.core.messages import CLASSES, LABEL_COLUMN
+from guiapp.core.models import corpora
+from guiapp.core.models.features import TextHasher
+from guiapp.core.models.linear import TfidfBlock, fit_logistic
+from guiapp.core.models.predict import classification_metrics, model_texts, predict_many
+from guiapp.core.models.registry import TrainedModel, add_version, environment, load_current
+from guiapp.core.progress import Hooks
+
+SEED = 0
+HASHER = {
+    "n_bits": 18,
+    "word_ngrams": (1, 2),
+    "char_ngrams": (3, 5),
+    "max_chars": 1500,
+    "char_max_chars": 300,
+    "negation": True,
+}
+SPAM_C = 30.0
+SPAM_CORPUS_POWER = 0.5
+SENTIMENT_C_GRID = (0.5, 1.0, 2.0)
+MAX_ITER = 600
+TOL = 1e-4
+TRAINING_DATA = "training_data.parquet"
+BUILD_COMMAND = "triage train   (python -m guiapp train)"
+HASH_BATCH = 2000
+LEXICON_SOURCE = "vaderSentiment 3.3.2, vader_lexicon.txt (C.J. Hutto, MIT licence)"
+
+
+# ------------------------------------------------------------------- ingredients
+
+
+def vader_lexicon() -> dict[str, float]:
+    """VADER's word -> mean valence table, read from the installed vaderSentiment package."""
+    try:
+        from importlib import resources
+
+        text = resources.files("vaderSentiment").joinpath("vader_lexicon.txt").read_text("utf-8")
+    except (ModuleNotFoundError, FileNotFoundError) as exc:
+        raise ModelError(
+            "vaderSentiment",
+            f"the VADER lexicon is needed to build models from scratch ({exc}).",
+            remedy="pip install vaderSentiment",
+        ) from None
+    lexicon: dict[str, float] = {}
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) >= 2:
+            lexicon[parts[0]] = float(parts[1])
+    return lexicon
+
+
+def make_hasher(lexicon: dict[str, float] | None = None) -> TextHasher:
+    return TextHasher(**HASHER, lexicon=lexicon if lexicon is not None else vader_lexicon())
+
+
+def hash_matrix(
+    hasher: TextHasher, texts: Sequence[str], hooks: Hooks | None = None
+) -> sp.csr_matrix:
+    """Counts of every text as one sparse matrix, in batches with progress and cancel."""
+    hooks = hooks or Hooks()
+    parts = []
+    n = len(texts)
+    for start in range(0, n, HASH_BATCH):
+        hooks.step(start, n, "reading messages")
+        parts.append(hasher.hash(texts[start : start + HASH_BATCH]).to_csr())
+    hooks.step(n, n, "reading messages")
+    if not parts:
+        return hasher.hash([]).to_csr()
+    return sp.vstack(parts, format="csr")
+
+
+def spam_weights(corpus: np.ndarray) -> np.ndarray:
+    """Each corpus weighs ``(1/size)**0.5``, rescaled to mean 1."""
+    names, inverse, counts = np.unique(corpus, return_inverse=True, return_counts=True)
+    w = (1.0 / counts[inverse]) ** SPAM_CORPUS_POWER
+    return w / w.mean()
+
+
+def balanced_weights(y: np.ndarray, k: int) -> np.ndarray:
+    counts = np.bincount(y, minlength=k).astype(np.float64)
+    return (len(y) / (k * np.maximum(counts, 1)))[y]
+
+
+def base_weights(task: str, frame: pd.DataFrame) -> np.ndarray:
+    y = frame["label"].to_numpy(dtype=np.int64)
+    if task == "spam":
+        return spam_weights(frame["corpus"].astype(str).to_numpy())
+    return balanced_weights(y, len(CLASSES[task]))
+
+
+def _fit(
+    task: str,
+    hasher: TextHasher,
+    X_counts: sp.csr_matrix,
+    y: np.ndarray,
+    weights: np.ndarray,
+    C: float,
+    *,
+    init: LogisticRegression | None = None,
+    offsets: np.ndarray | None = None,
+    max_iter: int = MAX_ITER,
+    max_seconds: float | None = None,
+    hooks: Hooks | None = None,
+) -> Pipeline:
+    n_dense = X_counts.shape[1] - (1 << hasher.n_bits)
+    tfidf = TfidfBlock(n_dense=n_dense, min_df=2).fit(X_counts)
+    classes = np.arange(len(CLASSES[task]))
+    if init is not None and offsets is not None and len(init.intercept_) == len(offsets):
+        init = _with_intercept(init, np.asarray(init.intercept_) - offsets)
+    clf = fit_logistic(
+        tfidf.transform(X_counts),
+        y,
+        classes=classes,
+        sample_weight=weights,
+        C=C,
+        init=init,
+        max_iter=max_iter,
+        tol=TOL,
+        max_seconds=max_seconds,
+        hooks=hooks,
+    )
+    if offsets is not None:
+        clf.intercept_ = clf.intercept_ + offsets
+    # float32 halves the file; the scores move by ~1e-7.
+    clf.coef_ = clf.coef_.astype(np.float32)
+    return Pipeline([("hash", hasher), ("tfidf", tfidf), ("clf", clf)])
+
+
+def _with_intercept(clf: LogisticRegression, intercept: np.ndarray) -> LogisticRegression:
+    copy = LogisticRegression(C=clf.C)
+    copy.coef_ = clf.coef_
+    copy.intercept_ = intercept
+    copy.classes_ = clf.classes_
+    copy.n_features_in_ = clf.n_features_in_
+    return copy
+
+
+def _scores(pipeline: Pipeline, X_counts: sp.csr_matrix) -> np.ndarray:
+    return np.asarray(pipeline["clf"].decision_function(pipeline["tfidf"].transform(X_counts)))
+
+
+def _codes_from_scores(scores: np.ndarray) -> np.ndarray:
+    if scores.ndim == 1:
+        return (scores > 0).astype(np.int64)
+    return np.argmax(scores, axis=1)
+
+
+def tune_offsets(
+    scores: np.ndarray, y: np.ndarray, step: float = 0.05, span: float = 1.5
+) -> np.ndarray:
+    """Intercept offsets (negative, 0, positive) that maximise macro recall on (dev) scores."""
+    grid = np.arange(-span, span + 1e-9, step)
+    best, best_offsets = -1.0, np.zeros(3)
+    k = 3
+    counts = np.bincount(y, minlength=k).astype(np.float64)
+    for a in grid:
+        for c in grid:
+            pred = np.argmax(scores + np.array([a, 0.0, c]), axis=1)
+            hits = np.bincount(y[pred == y], minlength=k)
+            value = float(np.mean(hits / np.maximum(counts, 1)))
+            if value > best + 1e-12:
+                best, best_offsets = value, np.array([a, 0.0, c])
+    return best_offsets
+
+
+# --------------------------------------------------------------- training data
+
+
+def training_frame_from_corpora(
+    data_dir: Path, hooks: Hooks | None = None
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], list[corpora.SourceFile]]:
+    """The shipped training data (both tasks) and the held-out test splits, from
+    ``shared/data``: SMS / SpamAssassin / Enron 80% splits, SemEval minus the 2016 test."""
+    hooks = hooks or Hooks()
+    data_dir = Path(data_dir)
+    sources: list[corpora.SourceFile] = []
+    frames, tests = [], {}
+    for step, (name, reader) in enumerate(
+        (
+            ("sms", corpora.read_sms),
+            ("spamassassin", corpora.read_spamassassin),
+            ("enron", corpora.read_enron),
+        )
+    ):
+        hooks.step(step, 4, f"reading {name}")
+        frame, source = reader(data_dir)
+        sources.append(source)
+        train, test = corpora.spam_split(frame)
+        train.insert(0, "task", "spam")
+        frames.append(train)
+        tests[f"spam/{name}"] = test
+    hooks.step(3, 4, "reading semeval")
+    s_train, s_test, s_sources = corpora.semeval_split(data_dir)
+    sources += s_sources
+    s_train = s_train.drop(columns=["id"])
+    s_train.insert(0, "task", "sentiment")
+    frames.append(s_train)
+    tests["sentiment/semeval2016-test"] = s_test.drop(columns=["id"])
+    frame = pd.concat(frames, ignore_index=True)
+    return compact_training_frame(frame), tests, sources
+
+
+def compact_training_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """Texts cut to what the model reads (``HASHER['max_chars']`` of subject + newline +
+    text), so the shipped copy is small and retraining from it gives the same features."""
+    limit = int(HASHER["max_chars"])
+    subject = frame["subject"].fillna("").astype(str).str.slice(0, limit)
+    room = (limit - subject.str.len() - (subject.str.len() > 0).astype(int)).clip(lower=0)
+    text = [t[:r] for t, r in zip(frame["text"].fillna("").astype(str), room, strict=True)]
+    out = pd.DataFrame(
+        {
+            "task": frame["task"].astype(str),
+            "corpus": frame["corpus"].astype(str),
+            "kind": frame["kind"].astype(str),
+            "subject": subject,
+            "text": text,
+            "label": frame["label"].astype(np.int8),
+        }
+    )
+    return out.reset_index(drop=True)
+
+
+def write_training_data(frame: pd.DataFrame, path: Path, sources: list[corpora.SourceFile]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    meta[b"triage"] = json.dumps(
+        {
+            "about": "Deduplicated training splits of public corpora, cut to what the models read; "
+            "see models/README.md for sources and licences.",
+            "sources": [s.as_dict() for s in sources],
+        }
+    ).encode()
+    table = table.replace_schema_metadata(meta)
+    pq.write_table(table, path, compression="zstd", compression_level=19)
+
+
+def load_training_data(task: str | None = None, path: Path | None = None) -> pd.DataFrame:
+    """The shipped training data (``models/training_data.parquet``), one task or both."""
+    path = Path(path) if path is not None else paths.shipped_models_dir() / TRAINING_DATA
+    try:
+        frame = pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise ModelError(path, f"the shipped training data cannot be read ({exc}).") from None
+    if task is not None:
+        frame = frame[frame["task"] == task].reset_index(drop=True)
+    return frame
+
+
+# ------------------------------------------------------------------------- cards
+
+
+def _card(
+    task: str,
+    pipeline: Pipeline,
+    *,
+    version: str,
+    description: str,
+    training: dict[str, Any],
+    hyper: dict[str, Any],
+    metrics: dict[str, Any],
+    evaluation: dict[str, Any],
+    train_seconds: float,
+    command: str,
+) -> dict[str, Any]:
+    hasher = pipeline["hash"]
+    params = {k: v for k, v in hasher.get_params().items() if k != "lexicon"}
+    return {
+        "name": f"triage-{task}",
+        "version": version,
+        "task": task,
+        "classes": list(CLASSES[task]),
+        "description": description,
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "environment": environment(),
+        "platform": platform.platform(),
+        "command": command,
+        "seed": SEED,
+        "features": {
+            "hasher": params,
+            "lexicon": LEXICON_SOURCE if hasher.lexicon else None,
+            "lexicon_words": len(hasher.lexicon or {}),
+            "tfidf": pipeline["tfidf"].get_params(),
+            "used_columns": int(np.count_nonzero(pipeline["tfidf"].idf_)),
+        },
+        "hyperparameters": hyper,
+        "training": training,
+        "metrics": metrics,
+        "evaluation": evaluation,
+        "train_seconds": round(train_seconds, 2),
+    }
+
+
+# ---------------------------------------------------------------- shipped build
+
+
+def _measure_speed(models: list[TrainedModel], texts: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {"messages": len(texts), "what": "tweets + SMS, both models"}
+    for jobs in (1, 2):
+        predict_many(texts[:4000], models, n_jobs=jobs)  # warm up
+        start = time.perf_counter()
+        predict_many(texts, models, n_jobs=jobs)
+        seconds = time.perf_counter() - start
+        out[f"messages_per_second_{jobs}_worker{'s' if jobs > 1 else ''}"] = round(
+            len(texts) / seconds
+        )
+    return out
+
+
+def speed_sample(tests: dict[str, pd.DataFrame], n: int = 100_000) -> list[str]:
+    """``n`` short messages: the SemEval 2016 test tweets and SMS, repeated to length."""
+    tweets = tests["sentiment/semeval2016-test"]["text"].tolist()
+    sms = tests["spam/sms"]["text"].tolist()
+    pool = tweets + sms
+    reps = n // len(pool) + 1
+    return (pool * reps)[:n]
+
+
+def build_shipped_models(
+    data_dir: Path | None = None,
+    out_dir: Path | None = None,
+    hooks: Hooks | None = None,
+    *,
+    measure_speed: bool = True,
+) -> dict[str, TrainedModel]:
+    """Rebuild ``models/`` from ``shared/data``: training data, both models, their cards.
+
+    Reproducible: fixed splits (seed 0), deterministic L-BFGS; the cards record the corpus
+    hashes, the command, the metrics on every development split and the measured speed.
+    """
+    hooks = hooks or Hooks()
+    data_dir = Path(data_dir) if data_dir is not None else paths.shared_data_dir()
+    if data_dir is None or not Path(data_dir).is_dir():
+        raise InputError(str(data_dir), "the shared corpora folder (shared/data) was not found")
+    out_dir = Path(out_dir) if out_dir is not None else paths.shipped_models_dir()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frame, tests, sources = training_frame_from_corpora(data_dir, hooks.scaled(0.0, 0.1))
+    write_training_data(frame, out_dir / TRAINING_DATA, sources)
+    lexicon = vader_lexicon()
+    hasher = make_hasher(lexicon)
+    source_info = [s.as_dict() for s in sources]
+    models: dict[str, TrainedModel] = {}
+
+    # ---- sentiment
+    sub = hooks.scaled(0.1, 0.5)
+    start = time.perf_counter()
+    s_frame = frame[frame["task"] == "sentiment"].reset_index(drop=True)
+    s_y = s_frame["label"].to_numpy(dtype=np.int64)
+    X = hash_matrix(hasher, model_texts(s_frame), sub.scaled(0.0, 0.1))
+    dev = s_frame["corpus"].eq("semeval").to_numpy() & np.isin(
+        _groups(data_dir, s_frame), corpora.SEMEVAL_DEV
+    )
+    tuning: dict[str, Any] = {}
+    best = (-1.0, 1.0, np.zeros(3))
+    for i, C in enumerate(SENTIMENT_C_GRID):
+        hooks.check()
+        fold = _fit(
+            "sentiment",
+            hasher,
+            X[~dev],
+            s_y[~dev],
+            balanced_weights(s_y[~dev], 3),
+            C,
+            hooks=sub.scaled(0.1 + 0.2 * i, 0.3 + 0.2 * i),
+        )
+        dev_scores = _scores(fold, X[dev])
+        offsets = tune_offsets(dev_scores, s_y[dev])
+        plain = classification_metrics("sentiment", s_y[dev], np.argmax(dev_scores, axis=1))
+        tuned = classification_metrics(
+            "sentiment", s_y[dev], np.argmax(dev_scores + offsets, axis=1)
+        )
+        tuning[f"C={C}"] = {
+            "dev_macro_recall": plain["macro_recall"],
+            "dev_macro_recall_with_offsets": tuned["macro_recall"],
+            "offsets": offsets.round(3).tolist(),
+        }
+        if tuned["macro_recall"] > best[0]:
+            best = (tuned["macro_recall"], C, offsets)
+    _, C, offsets = best
+    pipeline = _fit(
+        "sentiment",
+        hasher,
+        X,
+        s_y,
+        balanced_weights(s_y, 3),
+        C,
+        offsets=offsets,
+        hooks=sub.scaled(0.7, 1.0),
+    )
+    seconds = time.perf_counter() - start
+    model = TrainedModel("sentiment", pipeline)
+    test = tests["sentiment/semeval2016-test"]
+    (prob,) = predict_many(test, [model])
+    evaluation = {
+        "sentiment/semeval2016-test": classification_metrics(
+            "sentiment", test["label"].to_numpy(), np.argmax(prob, axis=1)
+        )
+    }
+    evaluation["sentiment/semeval2016-test"]["file"] = str(
+        corpora.SEMEVAL_DIR / corpora.SEMEVAL_TEST
+    )
+    headline = evaluation["sentiment/semeval2016-test"]
+    model.card = _card(
+        "sentiment",
+        pipeline,
+        version=_shipped_version("sentiment"),
+        description="Shipped three-class tweet sentiment model (SemEval 2013-2016 training data).",
+        training=_training_info(s_frame, source_info, "semeval"),
+        hyper={
+            "C": C,
+            "class_weight": "balanced",
+            "intercept_offsets": [float(v) for v in offsets],
+            "tuned_on": list(corpora.SEMEVAL_DEV),
+            "tuning": tuning,
+            "solver": "L-BFGS (scipy), multinomial",
+            "max_iter": MAX_ITER,
+            "tol": TOL,
+        },
+        metrics={
+            "accuracy": headline["accuracy"],
+            "macro_recall": headline["macro_recall"],
+            "split": "sentiment/semeval2016-test",
+        },
+        evaluation=evaluation,
+        train_seconds=seconds,
+        command=BUILD_COMMAND,
+    )
+    models["sentiment"] = model
+
+    # ---- spam
+    sub = hooks.scaled(0.5, 0.9)
+    start = time.perf_counter()
+    p_frame = frame[frame["task"] == "spam"].reset_index(drop=True)
+    p_y = p_frame["label"].to_numpy(dtype=np.int64)
+    X = hash_matrix(hasher, model_texts(p_frame), sub.scaled(0.0, 0.2))
+    pipeline = _fit(
+        "spam",
+        hasher,
+        X,
+        p_y,
+        spam_weights(p_frame["corpus"].astype(str).to_numpy()),
+        SPAM_C,
+        hooks=sub.scaled(0.2, 1.0),
+    )
+    seconds = time.perf_counter() - start
+    model = TrainedModel("spam", pipeline)
+    evaluation = {}
+    pooled_true, pooled_pred = [], []
+    for name in ("spam/sms", "spam/spamassassin", "spam/enron"):
+        test = tests[name]
+        (prob,) = predict_many(test, [model])
+        pred = np.argmax(prob, axis=1)
+        evaluation[name] = classification_metrics("spam", test["label"].to_numpy(), pred)
+        pooled_true.append(test["label"].to_numpy())
+        pooled_pred.append(pred)
+    pooled = classification_metrics(
+        "spam", np.concatenate(pooled_true), np.concatenate(pooled_pred)
+    )
+    evaluation["spam/all-three-pooled"] = pooled
+    model.card = _card(
+        "spam",
+        pipeline,
+        version=_shipped_version("spam"),
+        description="Shipped spam model: one model for SMS and e-mail (SMS Spam Collection, "
+        "SpamAssassin, Enron-Spam).",
+        training=_training_info(p_frame, source_info, None),
+        hyper={
+            "C": SPAM_C,
+            "corpus_weight": f"(1/corpus size)**{SPAM_CORPUS_POWER}, mean 1",
+            "solver": "L-BFGS (scipy), binary",
+            "max_iter": MAX_ITER,
+            "tol": TOL,
+            "split": "dedupe exact (subject, text), stratified 20% test, random_state=0, per corpus",
+        },
+        metrics={
+            "accuracy": pooled["accuracy"],
+            "macro_recall": pooled["macro_recall"],
+            "spam_f1": pooled["spam_f1"],
+            "split": "spam/all-three-pooled",
+        },
+        evaluation=evaluation,
+        train_seconds=seconds,
+        command=BUILD_COMMAND,
+    )
+    models["spam"] = model
+
+    if measure_speed:
+        hooks.step(950, 1000, "measuring speed")
+        speed = _measure_speed([models["spam"], models["sentiment"]], speed_sample(tests))
+        for model in models.values():
+            model.card["speed"] = speed
+    for model in models.values():
+        model.card["shipped"] = True
+        model.save(out_dir)
+    hooks.progress(1000, 1000, "built")
+    return models
+
+
+def _groups(data_dir: Path, frame: pd.DataFrame) -> np.ndarray:
+    return (
+        frame["group"].astype(str).to_numpy()
+        if "group" in frame.columns
+        else _semeval_groups(data_dir, frame)
+    )
+
+
+def _semeval_groups(data_dir: Path, frame: pd.DataFrame) -> np.ndarray:
+    # The compact frame has no file column; find which training tweets come from the dev
+    # files by their text.
+    dev_texts: set[str] = set()
+    for name in corpora.SEMEVAL_DEV:
+        dev_texts |= set(
+            corpora.read_semeval_file(Path(data_dir) / corpora.SEMEVAL_DIR / name)["text"]
+        )
+    return np.where(frame["text"].isin(dev_texts), corpora.SEMEVAL_DEV[0], "")
+
+
+def _shipped_version(task: str) -> str:
+    return f"{task}-shipped-{datetime.now(UTC).strftime('%Y%m%d')}"
+
+
+def _training_info(
+    frame: pd.DataFrame, sources: list[dict[str, Any]], only: str | None
+) -> dict[str, Any]:
+    per_corpus = {
+        str(name): {
+            "rows": int(len(g)),
+            "labels": {
+                CLASSES[str(g["task"].iloc[0])][int(k)]: int(v)
+                for k, v in g["label"].value_counts().sort_index().items()
+            },
+        }
+        for name, g in frame.groupby("corpus")
+    }
+    corpus_files = {
+        "sms": "sms_spam_collection",
+        "spamassassin": "spamassassin",
+        "enron": "enron_spam",
+        "semeval": "semeval_sentiment",
+    }
+    used = {corpus_files[c] for c in per_corpus if c in corpus_files}
+    return {
+        "rows": int(len(frame)),
+        "per_corpus": per_corpus,
+        "source_files": [s for s in sources if s["path"].split("/")[0] in used],
+        "shipped_copy": f"models/{TRAINING_DATA} (task == '{frame['task'].iloc[0]}')",
+        "deduplicated": True,
+    }
+
+
+# ----------------------------------------------------------------- from files
+
+
+def _frame_with_labels(task: str, messages: pd.DataFrame) -> pd.DataFrame:
+    column = LABEL_COLUMN[task]
+    if column not in messages.columns:
+        raise InputError(
+            "training data", f"no {column} column: the messages carry no {task} labels"
+        )
+    labels = messages[column].to_numpy()
+    keep = labels >= 0
+    if not keep.any():
+        raise InputError("training data", f"none of the messages has a {task} label")
+    sub = messages.loc[keep].reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "task": task,
+            "corpus": "user",
+            "kind": sub["kind"].astype(str) if "kind" in sub.columns else "text",
+            "subject": sub["subject"].fillna("").astype(str) if "subject" in sub.columns else "",
+            "text": sub["text"].fillna("").astype(str),
+            "label": labels[keep].astype(np.int8),
+        }
+    )
+
+
+def train_task(
+    task: str,
+    messages: pd.DataFrame,
+    *,
+    hooks: Hooks | None = None,
+    command: str = "",
+    description: str = "",
+) -> TrainedModel:
+    """A model of ``task`` trained from scratch on labelled messages (collection frame)."""
+    hooks = hooks or Hooks()
+    frame = compact_training_frame(_frame_with_labels(task, messages))
+    y = frame["label"].to_numpy(dtype=np.int64)
+    present = np.unique(y)
+    if len(present) < 2:
+        raise InputError(
+            "training data",
+            f"all {task} labels are {CLASSES[task][int(present[0])]!r}: need two classes or more",
+        )
+    hasher = make_hasher()
+    start = time.perf_counter()
+    X = hash_matrix(hasher, model_texts(frame), hooks.scaled(0.0, 0.3))
+    C = SPAM_C if task == "spam" else 1.0
+    pipeline = _fit(
+        task, hasher, X, y, balanced_weights(y, len(CLASSES[task])), C, hooks=hooks.scaled(0.3, 1.0)
+    )
+    seconds = time.perf_counter() - start
+    model = TrainedModel(task, pipeline)
+    train_metrics = classification_metrics(task, y, _codes_from_scores(_scores(pipeline, X)))
+    model.card = _card(
+        task,
+        pipeline,
+        version=f"{task}-{datetime.now(UTC).strftime('%Y%m%d-%H%M%S')}",
+        description=description or f"{task} model trained from the user's labelled files",
+        training={
+            "rows": int(len(frame)),
+            "labels": {
+                CLASSES[task][int(k)]: int(v)
+                for k, v in zip(*np.unique(y, return_counts=True), strict=True)
+            },
+        },
+        hyper={
+            "C": C,
+            "class_weight": "balanced",
+            "solver": "L-BFGS (scipy)",
+            "max_iter": MAX_ITER,
+            "tol": TOL,
+        },
+        metrics={
+            "accuracy": train_metrics["accuracy"],
+            "macro_recall": train_metrics["macro_recall"],
+            "split": "training data (no held-out split)",
+        },
+        evaluation={"training": train_metrics},
+        train_seconds=seconds,
+        command=command,
+    )
+    return model
+
+
+def train_from_files(
+    spam_files: Sequence[str | Path] | pd.DataFrame | None = None,
+    sentiment_files: Sequence[str | Path] | pd.DataFrame | None = None,
+    out_dir: str | Path | None = None,
+    hooks: Hooks | None = None,
+) -> dict[str, TrainedModel]:
+    """``triage train --spam FILES --sentiment FILES --out DIR``.
+
+    Files are read with :func:`guiapp.core.io.load_collection` (their label columns give
+    ``user_spam`` / ``user_sentiment``); a DataFrame in the collection schema is accepted
+    as is. Each model is written to ``out_dir`` (``<task>.joblib`` + card), or added as a
+    new active version in the user's data directory when ``out_dir`` is None.
+    """
+    hooks = hooks or Hooks()
+    jobs = [
+        (t, src)
+        for t, src in (("spam", spam_files), ("sentiment", sentiment_files))
+        if src is not None
+    ]
+    if not jobs:
+        raise InputError("train", "give --spam and/or --sentiment files")
+    models: dict[str, TrainedModel] = {}
+    for i, (task, source) in enumerate(jobs):
+        sub = hooks.scaled(i / len(jobs), (i + 1) / len(jobs))
+        if isinstance(source, pd.DataFrame):
+            frame = source
+            names = ["(data frame)"]
+        else:
+            from guiapp.core.io import load_collection
+
+            names = [str(p) for p in source]
+            frame = load_collection(names).messages
+        command = "triage train " + " ".join(f"--{task} {n}" for n in names)
+        if out_dir is not None:
+            command += f" --out {out_dir}"
+        model = train_task(task, frame, hooks=sub, command=command)
+        model.card["training"]["files"] = names
+        if out_dir is not None:
+            model.save(Path(out_dir))
+        else:
+            add_version(model)
+        models[task] = model
+    return models
+
+
+# -------------------------------------------------------------------- retraining
+
+
+@dataclass
+class RetrainReport:
+    """What a retrain changed, measured on the user's labelled messages.
+
+    ``cv``: ``{"before": {"accuracy", "macro_recall"}, "after": {...}, "method", "note"}``.
+    "before" is the current model on the user's labels; "after" is the new recipe under
+    stratified k-fold cross-validation (each fold trained on the training data plus the
+    other folds' labels) when there are enough labels, else on the labels it was trained
+    on (said in ``note``). ``per_class`` / ``confusion`` are those of "after".
+    """
+
+    task: str
+    n_user_labels: int
+    n_corrected: int
+    cv: dict[str, Any]
+    per_class: dict[str, dict[str, float]]
+    confusion: list[list[int]]
+    flipped: int = 0
+    flipped_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    seconds: float = 0.0
+
+
+@dataclass
+class RetrainResult:
+    model: TrainedModel
+    report: RetrainReport
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter((self.model, self.report))
+
+
+def retrain(
+    task: str,
+    corrections: pd.DataFrame,
+    labels: np.ndarray | None = None,
+    *,
+    corrected: np.ndarray | None = None,
+    base_training_data: pd.DataFrame | None = None,
+    weight: float = 5.0,
+    current: TrainedModel | None = None,
+    collection: pd.DataFrame | None = None,
+    folds: int = 3,
+    max_seconds: float = 6.0,
+    save: bool = True,
+    hooks: Hooks | None = None,
+    on_progress: Any = None,
+    stop_requested: Any = None,
+) -> RetrainResult:
+    """A new model of ``task`` from the shipped training data plus the user's labels.
+
+    ``corrections`` holds the user's labelled messages (``text``, ``subject``, ``kind``)
+    with their labels in ``labels`` or in the frame's ``user_spam`` / ``user_sentiment``
+    column. Each weighs ``weight`` times an average training message, and a training
+    message with the same text is dropped (the user's label wins). The fit starts from the
+    current model (it is the same objective, so this only makes it converge sooner) and is
+    bounded by ``max_seconds``. ``collection``, if given, is predicted with both models to
+    count flipped predictions. Cancellable between steps and inside the fits. The new model
+    is saved as the active version unless ``save`` is False. Returns ``RetrainResult``
+    (unpacks as ``model, report``).
+    """
+    hooks = hooks or Hooks(on_progress, stop_requested)
+    started = time.perf_counter()
+    if labels is None:
+        labels = corrections[LABEL_COLUMN[task]].to_numpy()
+    labels = np.asarray(labels, dtype=np.int64)
+    if len(labels) != len(corrections):
+        raise ValueError("labels and corrections differ in length")
+    keep = labels >= 0
+    user = corrections.loc[keep].reset_index(drop=True)
+    u_y = labels[keep]
+    n_corrected = (
+        int(np.asarray(corrected)[keep].sum()) if corrected is not None else int(keep.sum())
+    )
+    if current is None:
+        try:
+            current = load_current(task)
+        except ModelError:
+            current = None
+    base = base_training_data if base_training_data is not None else load_training_data(task)
+    if "task" in base.columns:
+        base = base[base["task"] == task]
+    base = base.reset_index(drop=True)
+    if "corpus" not in base.columns:
+        base = base.assign(corpus="base")
+    u_texts = model_texts(user)
+    # The user's label wins over a training message with the same text.
+    base_texts = model_texts(base)
+    clash = np.isin(np.asarray(base_texts, dtype=object), np.asarray(u_texts, dtype=object))
+    base = base.loc[~clash].reset_index(drop=True)
+    base_texts = [t for t, c in zip(base_texts, clash, strict=True) if not c]
+    b_y = base["label"].to_numpy(dtype=np.int64)
+    b_w = base_weights(task, base) if len(base) else np.zeros(0)
+    texts = base_texts + u_texts
+    y = np.concatenate((b_y, u_y))
+    w = np.concatenate((b_w, np.full(len(u_y), float(weight))))
+    n_base = len(base_texts)
+
+    hasher = current.pipeline["hash"] if current is not None else make_hasher()
+    if current is not None and hasher.get_params(deep=False).get("n_bits") != HASHER["n_bits"]:
+        hasher = make_hasher()
+    hooks.step(0, 1000, "reading messages")
+    X = hash_matrix(hasher, texts, hooks.scaled(0.0, 0.3))
+    init = current.pipeline["clf"] if current is not None else None
+    if init is not None and np.asarray(init.coef_).shape[1] != X.shape[1]:
+        init = None
+    offsets = None
+    if current is not None and task == "sentiment":
+        hyper = current.card.get("hyperparameters", {})
+        if "intercept_offsets" in hyper:
+            offsets = np.asarray(hyper["intercept_offsets"], dtype=np.float64)
+    C = float(
+        (current.card.get("hyperparameters", {}) if current else {}).get(
+            "C", SPAM_C if task == "spam" else 1.0
+        )
+    )
+
+    # -- before: the current model on the user's labels
+    before: dict[str, Any] = {"accuracy": None, "macro_recall": None}
+    if current is not None and len(u_y):
+        (prob,) = predict_many(user, [current], n_jobs=1)
+        m = classification_metrics(task, u_y, np.argmax(prob, axis=1))
+        before = {"accuracy": m["accuracy"], "macro_recall": m["macro_recall"]}
+
+    # -- after, cross-validated on the user's labels
+    k = len(CLASSES[task])
+    counts = np.bincount(u_y, minlength=k) if len(u_y) else np.zeros(k, dtype=np.int64)
+    smallest = counts[counts > 0].min() if counts.any() else 0
+    n_folds = int(min(folds, smallest)) if len(np.flatnonzero(counts)) >= 2 else 0
+    cv_pred = None
+    if n_folds >= 2 and len(u_y) >= 10:
+        from sklearn.model_selection import StratifiedKFold
+
+        cv_pred = np.zeros(len(u_y), dtype=np.int64)
+        splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=SEED)
+        for i, (_, held) in enumerate(splitter.split(np.zeros(len(u_y)), u_y)):
+            fold_w = w.copy()
+            fold_w[n_base + held] = 0.0  # held-out labels take no part in this fit
+            sub = hooks.scaled(0.3 + 0.4 * i / n_folds, 0.3 + 0.4 * (i + 1) / n_folds)
+            pipe = _fit(
+                task,
+                hasher,
+                X,
+                y,
+                fold_w,
+                C,
+                init=init,
+                offsets=offsets,
+                max_seconds=max_seconds / (2 * n_folds),
+                hooks=sub,
+            )
+            rows = X[n_base + held]
+            cv_pred[held] = _codes_from_scores(_scores(pipe, rows))
+        method = f"stratified {n_folds}-fold cross-validation over the user's labels"
+        note = ""
+    else:
+        method = "none"
+        note = (
+            f"too few labels for cross-validation ({len(u_y)} labels, smallest class {int(smallest)}); "
+            "'after' is measured on the labels the model was trained on"
+        )
+
+    # -- the new model
+    pipeline = _fit(
+        task,
+        hasher,
+        X,
+        y,
+        w,
+        C,
+        init=init,
+        offsets=offsets,
+        max_seconds=max_seconds,
+        hooks=hooks.scaled(0.7, 0.9),
+    )
+    model = TrainedModel(task, pipeline)
+    if cv_pred is None and len(u_y):
+        cv_pred = _codes_from_scores(_scores(pipeline, X[n_base:]))
+    after_metrics = (
+        classification_metrics(task, u_y, cv_pred)
+        if len(u_y)
+        else classification_metrics(task, np.zeros(0), np.zeros(0))
+    )
+    cv = {
+        "before": before,
+        "after": {
+            "accuracy": after_metrics["accuracy"],
+            "macro_recall": after_metrics["macro_recall"],
+        },
+        "method": method,
+        "note": note,
+    }
+    flipped_rows = np.zeros(0, dtype=np.int64)
+    if collection is not None and current is not None:
+        old, new = predict_many(collection, [current, model], hooks=hooks.scaled(0.9, 1.0))
+        flipped_rows = np.flatnonzero(np.argmax(old, axis=1) != np.argmax(new, axis=1))
+    seconds = time.perf_counter() - started
+    report = RetrainReport(
+        task=task,
+        n_user_labels=int(len(u_y)),
+        n_corrected=n_corrected,
+        cv=cv,
+        per_class={
+            c: {kk: vv for kk, vv in v.items()} for c, v in after_metrics["per_class"].items()
+        },
+        confusion=after_metrics["confusion"],
+        flipped=int(len(flipped_rows)),
+        flipped_rows=flipped_rows,
+        seconds=round(seconds, 2),
+    )
+    base_card = dict(current.card) if current is not None else {}
+    model.card = _card(
+        task,
+        pipeline,
+        version="",
+        description=f"Retrained on the training data plus {len(u_y)} labelled messages of the user",
+        training={
+            "rows": int(len(y)),
+            "base_rows": int(n_base),
+            "user_rows": int(len(u_y)),
+            "user_weight": float(weight),
+            "base": base_card.get("training", {}),
+            "warm_start_from": base_card.get("version"),
+        },
+        hyper={**base_card.get("hyperparameters", {}), "C": C, "max_seconds": max_seconds},
+        metrics={**cv["after"], "split": method if n_folds >= 2 else "user labels (training)"},
+        evaluation={
+            "user_labels": after_metrics,
+            "cv": cv,
+            "base_model_evaluation": base_card.get("evaluation", {}),
+        },
+        train_seconds=seconds,
+        command="retrain (window or session.retrain)",
+    )
+    model.card["n_user_labels"] = int(len(u_y))
+    model.card["parent"] = base_card.get("version")
+    hooks.check()
+    if save:
+        add_version(model)
+    hooks.progress(1000, 1000, "retrained")
+    return RetrainResult(model, report)
+
+
+__all__ = [
+    "RetrainReport",
+    "RetrainResult",
+    "build_shipped_models",
+    "load_training_data",
+    "retrain",
+    "train_from_files",
+    "train_task",
+    "tune_offsets",
+    "vader_lexicon",
+]
