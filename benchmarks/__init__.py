@@ -1,0 +1,1 @@
+"""Triage's benchmark harness: ``python -m benchmarks`` (see benchmarks/README.md)."""
