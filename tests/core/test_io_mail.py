@@ -138,3 +138,19 @@ def test_each_message_alone(name):
 def test_kind_keyword_applies_to_mail():
     assert set(load_collection(EM / "single.eml", kind="text").messages["kind"]) == {"text"}
     assert set(load_collection(EM / "spamassassin.mbox", kind="text").messages["kind"]) == {"text"}
+
+
+def test_undeclared_8bit_body_uses_the_charset_of_its_encoded_subject():
+    """The demo's SpamAssassin message 12: a Shift-JIS body, "7bit" and no charset, under
+    an ISO-2022-JP subject -- read as Japanese, not cp1252 mojibake."""
+    from guiapp.core.paths import demo_collection
+
+    messages = load_collection(demo_collection() / "emails.mbox").messages
+    row = messages[messages["source"].str.endswith("emails.mbox::12")].iloc[0]
+    assert row["subject"] == "しじみともものコラボレーション"
+    assert row["text"].startswith("ももがはじけてぶどうがゆれる")
+
+
+def test_split_mbox_without_from_lines_finds_nothing():
+    assert split_mbox(b"Subject: no envelope\n\nbody\n") == []
+    assert split_mbox(b"") == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import re
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from guiapp.core.errors import InputError, Problem
@@ -416,10 +417,11 @@ def _has_multibyte_utf8(data: bytes) -> bool:
     return _UTF8_MULTIBYTE.search(data) is not None
 
 
-def decode_bytes(data: bytes, declared: str | None = None) -> str:
+def decode_bytes(data: bytes, declared: str | None = None, hints: Sequence[str] = ()) -> str:
     """Decode a short byte string (a mail part or header): declared charset, then UTF-8,
-    then cp1252, then latin-1 (which never fails)."""
-    for codec in (declared, "utf-8", "cp1252"):
+    then the ``hints`` (e.g. charsets the message's own headers use), then cp1252, then
+    latin-1 (which never fails)."""
+    for codec in (declared, "utf-8", *hints, "cp1252"):
         if not codec:
             continue
         try:

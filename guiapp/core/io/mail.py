@@ -168,18 +168,22 @@ def _charset(part: Message) -> str | None:
         return None
 
 
-def _leaf_text(part: Message, ctype: str, notes: list[str]) -> str | None:
+def _leaf_text(
+    part: Message, ctype: str, notes: list[str], hints: Sequence[str] = ()
+) -> str | None:
     raw = part.get_payload()
     if isinstance(raw, str) and len(raw) > MAX_TEXT_PART:
         notes.append(f"a {ctype} part of {len(raw) / 1e6:.1f} MB was left out")
         return None
-    text = decode_bytes(_decode_part(part), _charset(part))
+    text = decode_bytes(_decode_part(part), _charset(part), hints)
     if ctype == "text/html":
         text = html_to_text(text)
     return text
 
 
-def _collect(part: Message, out: list[str], notes: list[str], depth: int = 0) -> None:
+def _collect(
+    part: Message, out: list[str], notes: list[str], depth: int = 0, hints: Sequence[str] = ()
+) -> None:
     if depth > 30:
         notes.append("MIME parts nested too deeply; the innermost were left out")
         return
@@ -192,37 +196,71 @@ def _collect(part: Message, out: list[str], notes: list[str], depth: int = 0) ->
             for wanted in ("text/plain", "text/html"):
                 for sub in subs:
                     if sub.get_content_type() == wanted and not _is_attachment(sub):
-                        text = _leaf_text(sub, wanted, notes)
+                        text = _leaf_text(sub, wanted, notes, hints)
                         if text and text.strip():
                             out.append(text)
                             return
             for sub in subs:
                 if sub.is_multipart():
-                    _collect(sub, out, notes, depth + 1)
+                    _collect(sub, out, notes, depth + 1, hints)
                     return
         elif ctype == "multipart/related" and subs:
-            _collect(subs[0], out, notes, depth + 1)
+            _collect(subs[0], out, notes, depth + 1, hints)
         else:
             for sub in subs:
-                _collect(sub, out, notes, depth + 1)
+                _collect(sub, out, notes, depth + 1, hints)
         return
     if ctype.startswith("multipart/"):
         # The boundary was never found: the parser kept the body as one string.
         notes.append("broken MIME structure (boundary not found); kept the raw body")
-        text = decode_bytes(_decode_part(part), _charset(part))
+        text = decode_bytes(_decode_part(part), _charset(part), hints)
         out.append(text)
         return
     if ctype in ("text/plain", "text/html"):
-        text = _leaf_text(part, ctype, notes)
+        text = _leaf_text(part, ctype, notes, hints)
         if text is not None:
             out.append(text)
+
+
+def _header_charsets(msg: Message) -> list[str]:
+    """Charsets named by the RFC 2047 words of Subject/From: the best guess for a body
+    that declares none (a Shift-JIS body under a Shift-JIS subject, say)."""
+    found: list[str] = []
+    for name in ("subject", "from"):
+        value = msg.get(name)
+        if not value or "=?" not in str(value):
+            continue
+        try:
+            parts = email.header.decode_header(str(value))
+        except Exception:  # noqa: BLE001 - malformed encoded words
+            continue
+        for _, charset in parts:
+            if not charset or charset.lower() in ("us-ascii", "utf-8", "unknown-8bit"):
+                continue
+            for codec in (charset, *_RELATED_8BIT.get(charset.lower(), ())):
+                if codec not in found:
+                    found.append(codec)
+    return found
+
+
+# 7-bit header charsets and the 8-bit encodings the same mailers put in bodies that they
+# label 7bit and leave undeclared (common in 2000s Japanese, Chinese and Korean mail).
+_RELATED_8BIT = {
+    "iso-2022-jp": ("shift_jis", "euc-jp"),
+    "shift_jis": ("cp932",),
+    "gb2312": ("gb18030",),
+    "hz-gb-2312": ("gb18030",),
+    "iso-2022-kr": ("euc-kr",),
+    "ks_c_5601-1987": ("cp949",),
+    "big5": ("big5hkscs",),
+}
 
 
 def body_text(msg: Message) -> tuple[str, list[str]]:
     """The readable text of a message: text/plain preferred, HTML converted, no attachments."""
     out: list[str] = []
     notes: list[str] = []
-    _collect(msg, out, notes)
+    _collect(msg, out, notes, hints=_header_charsets(msg))
     texts = [t.strip("\r\n") for t in out if t and t.strip()]
     return "\n\n".join(texts).replace("\r\n", "\n"), notes
 
@@ -294,7 +332,7 @@ def split_mbox(buf: bytes | mmap.mmap) -> list[tuple[int, int]]:
         if _is_separator(buf, pos + 1):
             starts.append(pos + 1)
         pos = find(b"\nFrom ", pos + 6)
-    ends = starts[1:] + [len(buf)]
+    ends = starts[1:] + [len(buf)] if starts else []
     return list(zip(starts, ends, strict=True))
 
 
