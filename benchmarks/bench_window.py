@@ -21,12 +21,14 @@ Usage::
 
     python benchmarks/bench_window.py            # 1,000,000 messages
     python benchmarks/bench_window.py --rows 200000
+    python benchmarks/bench_window.py --json out.json   # also the figures as numbers
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import re
 import resource
@@ -158,6 +160,7 @@ def until_painted(app, watch: PaintWatch, before: int, timeout: float = 60.0) ->
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--json", type=Path, help="also write the figures (seconds, MB) here")
     args = parser.parse_args()
     n = args.rows
 
@@ -185,13 +188,15 @@ def main() -> None:
     app.processEvents()
     watch = PaintWatch(window.table.viewport())
     figures: dict[str, str] = {}
+    numbers: dict[str, float | int] = {"rows": n}  # the same figures for --json
 
     # ---- first paint
     before = watch.count
     t = time.perf_counter()
     window.set_project(project)
     until_painted(app, watch, before)
-    figures["first paint after import"] = f"{time.perf_counter() - t:.3f} s"
+    numbers["first paint after import"] = time.perf_counter() - t
+    figures["first paint after import"] = f"{numbers['first paint after import']:.3f} s"
 
     def timed(label: str, action) -> float:
         before = watch.count
@@ -201,6 +206,7 @@ def main() -> None:
         until_painted(app, watch, before)
         elapsed = time.perf_counter() - t
         figures[label] = f"{elapsed:.3f} s"
+        numbers[label] = elapsed
         return elapsed
 
     table = window.table
@@ -259,6 +265,9 @@ def main() -> None:
         figures[f"search {text!r}"] = (
             f"{elapsed:.3f} s -> {shown:,} rows (GUI thread's longest stall {longest * 1000:.0f} ms)"
         )
+        numbers[f"search {text!r}"] = elapsed
+        numbers[f"search {text!r} rows"] = shown
+        numbers[f"search {text!r} longest stall"] = longest
     search("")
 
     # ---- facets
@@ -299,6 +308,8 @@ def main() -> None:
     bar.setValue(bar.maximum())
     until_painted(app, watch, before)
     times.append(time.perf_counter() - t)
+    numbers["scroll median"] = statistics.median(times)
+    numbers["scroll max"] = max(times)
     figures["scroll (400 jumps and page-downs)"] = (
         f"median {statistics.median(times) * 1000:.1f} ms, max {max(times) * 1000:.1f} ms"
     )
@@ -312,9 +323,12 @@ def main() -> None:
 
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     figures["peak memory (whole process)"] = f"{rss:,.0f} MB"
+    numbers["peak memory MB"] = rss
     print(f"\nwindow over {n:,} messages (offscreen, {os.cpu_count()} cores)")
     for key, value in figures.items():
         print(f"  {key:<42} {value}")
+    if args.json:
+        args.json.write_text(json.dumps(numbers, indent=2), encoding="utf-8")
     window.close()
     project.close()
 

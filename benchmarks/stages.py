@@ -308,7 +308,6 @@ def retrain_collection(labels: int = RETRAIN_LABELS):
 def retrain_ours(n: int, runs: int) -> dict:
     from guiapp.core import session
 
-    os.environ.setdefault("TRIAGE_DATA_DIR", tempfile.mkdtemp(prefix="triage-bench-data-"))
     collection = retrain_collection(n)
     timing, outcome = C.repeat(lambda: session.retrain(session.snapshot(collection)), runs)
     extra: dict = {"labels_per_model": n, "rows": len(collection)}
@@ -377,6 +376,14 @@ def retrain_plain(n: int, runs: int) -> dict:
     return _record(timing, labels_per_model=n, rows=len(collection))
 
 
+# ============================================================================ accuracy
+def accuracy_ours(n: int, runs: int) -> dict:
+    from benchmarks import accuracy
+
+    timing, report = C.repeat(accuracy.report, 1)
+    return _record(timing, **report)
+
+
 # ============================================================================ helpers
 def _record(timing: C.Timing, **extra) -> dict:
     return {
@@ -400,6 +407,7 @@ STAGES = {
     ("export", "plain"): export_plain,
     ("retrain", "ours"): retrain_ours,
     ("retrain", "plain"): retrain_plain,
+    ("accuracy", "ours"): accuracy_ours,
 }
 
 
@@ -411,14 +419,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
     record = {"stage": args.stage, "impl": args.impl, "size": args.size, "runs": args.runs}
-    try:
-        record.update(STAGES[args.stage, args.impl](args.size, args.runs))
-    except BaseException as exc:  # noqa: BLE001 - the harness shows what went wrong
-        record["error"] = f"{type(exc).__name__}: {exc}"
-        record["traceback"] = traceback.format_exc()
-        record["peak_rss_mb"] = round(C.peak_rss_mb(), 1)
-        C.emit(record)
-        return 1
+    # The shipped models, never a version retrained earlier on this machine; retrains made
+    # here are saved in this throw-away folder.
+    with tempfile.TemporaryDirectory(prefix="triage-bench-data-") as data:
+        os.environ["TRIAGE_DATA_DIR"] = data
+        try:
+            record.update(STAGES[args.stage, args.impl](args.size, args.runs))
+        except BaseException as exc:  # noqa: BLE001 - the harness shows what went wrong
+            record["error"] = f"{type(exc).__name__}: {exc}"
+            record["traceback"] = traceback.format_exc()
+            record["peak_rss_mb"] = round(C.peak_rss_mb(), 1)
+            C.emit(record)
+            return 1
     C.emit(record)
     return 0
 
