@@ -113,7 +113,7 @@ def normalize_batch(texts: Sequence[str], max_chars: int) -> tuple[np.ndarray, n
     big = _TYPOGRAPHY_RE.sub(lambda m: _TYPOGRAPHY[m.group()], big)
     big = big.lower()
     big = big.replace("n't", " not").replace("n ' t", " not")
-    if "//" in big or "www" in big:
+    if "/" in big or "www" in big:
         big = _URL_RE.sub(" _url_ ", big)
     if "@" in big:
         big = _EMAIL_RE.sub(" _email_ ", big)

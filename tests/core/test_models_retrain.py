@@ -1,0 +1,183 @@
+"""Retraining with user corrections, the registry of versions, rollback, cancel."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_models import FIXTURES, enron_frame, sms_frame, tweet_frame
+
+from guiapp.core import models
+from guiapp.core.errors import Cancelled, InputError
+from guiapp.core.models.registry import file_sha256
+from guiapp.core.paths import shipped_models_dir, user_models_dir
+
+
+def spam_base() -> pd.DataFrame:
+    """A small real training set in the shipped training-data layout."""
+    frame = pd.concat([sms_frame().iloc[:150], enron_frame().iloc[:40]], ignore_index=True)
+    return frame.assign(
+        task="spam", corpus=["sms"] * 150 + ["enron"] * 40, label=frame["user_spam"]
+    )
+
+
+@pytest.fixture(scope="module")
+def shipped_spam() -> models.TrainedModel:
+    return models.load_current("spam", "shipped")
+
+
+def shipped_hashes() -> dict[str, str]:
+    return {p.name: file_sha256(p) for p in sorted(shipped_models_dir().iterdir()) if p.is_file()}
+
+
+def test_retrain_honours_corrections(shipped_spam):
+    messages = sms_frame().iloc[150:].reset_index(drop=True)
+    before = models.predict_proba(shipped_spam, messages)
+    # The user says that the 8 messages the model is surest are ham are spam.
+    chosen = np.argsort(before)[:8]
+    corrections = messages.iloc[chosen].reset_index(drop=True)
+    labels = np.ones(len(corrections), dtype=np.int8)
+    assert (before[chosen] < 0.5).all()
+    model, report = models.retrain(
+        "spam",
+        corrections,
+        labels,
+        base_training_data=spam_base(),
+        current=shipped_spam,
+        collection=messages,
+        weight=5.0,
+        max_seconds=4.0,
+    )
+    after = models.predict_proba(model, corrections)
+    assert (after >= 0.5).all(), after
+    assert report.n_user_labels == 8
+    assert report.cv["method"] == "none" and "too few labels" in report.cv["note"]
+    assert report.cv["before"]["accuracy"] == 0.0
+    assert report.flipped >= 8 and set(chosen) <= set(report.flipped_rows.tolist())
+    assert model.card["n_user_labels"] == 8 and model.card["parent"] == shipped_spam.version
+    # saved as the active version, loadable through its card
+    assert models.active_version("spam") == model.version
+    again = models.load_current("spam")
+    assert np.allclose(models.predict_proba(again, corrections), after, atol=1e-6)
+
+
+def test_retrain_report_cross_validates_when_there_are_enough_labels(shipped_spam):
+    frame = sms_frame()
+    user = frame.iloc[100:].reset_index(drop=True)
+    result = models.retrain(
+        "spam",
+        user,
+        base_training_data=spam_base().iloc[:100],
+        current=shipped_spam,
+        folds=3,
+        max_seconds=3.0,
+        save=False,
+    )
+    cv = result.report.cv
+    assert cv["method"].startswith("stratified 3-fold")
+    assert cv["before"]["accuracy"] >= 0.9 and cv["after"]["accuracy"] >= 0.9
+    assert sum(map(sum, result.report.confusion)) == len(user)
+    assert set(result.report.per_class) == {"ham", "spam"}
+    assert models.active_version("spam") == "shipped"  # save=False
+
+
+def test_sentiment_retrain_learns_a_corrected_tweet():
+    tweets = tweet_frame()
+    current = models.load_current("sentiment")
+    text = "the new update is sick"
+    corrections = pd.DataFrame(
+        {"text": [text, "that movie was sick, loved it"], "subject": "", "kind": "tweet"}
+    )
+    base = tweets.iloc[:200].assign(
+        task="sentiment", corpus="semeval", label=tweets["user_sentiment"].iloc[:200]
+    )
+    model, _ = models.retrain(
+        "sentiment",
+        corrections,
+        np.array([2, 2]),
+        base_training_data=base,
+        current=current,
+        weight=10.0,
+        max_seconds=4.0,
+        save=False,
+    )
+    assert np.argmax(models.predict_proba(model, [text]), axis=1)[0] == 2
+
+
+def test_versions_and_rollback_never_touch_shipped_files(shipped_spam):
+    shipped_before = shipped_hashes()
+    base = spam_base()
+    corrections = sms_frame().iloc[150:160].reset_index(drop=True)
+    first, _ = models.retrain(
+        "spam", corrections, base_training_data=base, current=shipped_spam, max_seconds=2.0
+    )
+    second, _ = models.retrain(
+        "spam", corrections, base_training_data=base, current=first, max_seconds=2.0
+    )
+    versions = models.list_versions("spam")
+    assert [v.version for v in versions] == [second.version, first.version, shipped_spam.version]
+    assert [v.active for v in versions] == [True, False, False]
+    assert (user_models_dir() / "spam" / second.version / "spam.card.json").is_file()
+    assert models.rollback("spam") == first.version
+    assert models.load_current("spam").version == first.version
+    assert models.rollback("spam") == "shipped"
+    assert models.load_current("spam").version == shipped_spam.version
+    models.activate("spam", second.version)
+    assert models.load_current("spam").version == second.version
+    assert models.rollback("spam", to="shipped") == "shipped"
+    info = models.describe_version("spam", first.version)
+    assert info is not None and info["sha256"] and Path(info["path"]).is_file()
+    assert models.describe_version("spam", "no-such-version") is None
+    assert shipped_hashes() == shipped_before
+
+
+def test_retrain_cancels_and_leaves_no_version(shipped_spam):
+    calls = [0]
+
+    def stop() -> bool:
+        calls[0] += 1
+        return calls[0] > 5
+
+    with pytest.raises(Cancelled):
+        models.retrain(
+            "spam",
+            sms_frame().iloc[150:].reset_index(drop=True),
+            base_training_data=spam_base(),
+            current=shipped_spam,
+            stop_requested=stop,
+        )
+    assert [v.shipped for v in models.list_versions("spam")] == [True]
+    assert models.active_version("spam") == "shipped"
+
+
+def test_train_from_files_writes_a_loadable_model(tmp_path):
+    rows = [
+        line.rstrip("\n").split("\t", 1) for line in open(FIXTURES / "sms.tsv", encoding="utf-8")
+    ]
+    path = tmp_path / "sms.csv"
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["label", "text"])
+        writer.writerows(rows)
+    out = tmp_path / "out"
+    trained = models.train_from_files(spam_files=[path], out_dir=out)
+    loaded = models.load_model(out / "spam.joblib")
+    assert loaded.card["command"].startswith("triage train --spam")
+    assert loaded.card["training"]["rows"] == 200
+    frame = sms_frame()
+    assert np.allclose(
+        models.predict_proba(loaded, frame), models.predict_proba(trained["spam"], frame)
+    )
+    with pytest.raises(InputError, match="sentiment label"):
+        models.train_from_files(sentiment_files=sms_frame(), out_dir=out)
+
+
+def test_training_data_ships_with_the_app():
+    data = models.load_training_data()
+    assert set(data["task"]) == {"spam", "sentiment"}
+    assert set(data["corpus"]) == {"sms", "spamassassin", "enron", "semeval"}
+    assert (data["subject"].str.len() + data["text"].str.len()).max() <= 1501
+    assert (shipped_models_dir() / "training_data.parquet").stat().st_size < 8_000_000
