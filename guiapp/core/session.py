@@ -124,19 +124,20 @@ def predict(
     frame = collection.messages if rows is None else collection.messages.iloc[rows]
     frame = frame.reset_index(drop=True)
     out = Predictions(rows=rows, n_rows=len(frame))
-    for i, task in enumerate(tasks):
-        sub = hooks.scaled(i / len(tasks), (i + 1) / len(tasks))
+    loaded = []
+    for task in tasks:
         try:
-            model = models.load_current(task, version=(versions or {}).get(task))
+            loaded.append(models.load_current(task, version=(versions or {}).get(task)))
         except (ModelError, AttributeError) as exc:  # TODO(models): AttributeError until it lands
             out.notes.append(f"No {task} predictions: {exc}")
-            continue
-        prob = models.predict_proba(
-            model, frame, on_progress=sub.on_progress, stop_requested=sub.stop_requested
-        )
-        out.prob[task] = np.asarray(prob, dtype=np.float32)
-        out.versions[task] = model.version
-        out.cards[task] = dict(model.card)
+    # One pass for every model: they share their text features, which are computed once per
+    # batch (the costly half of predicting; two passes made classify ~30% slower).
+    probs = models.predict_many(frame, loaded, hooks=hooks) if loaded else []
+    for model, prob in zip(loaded, probs, strict=True):
+        prob = prob[:, 1] if model.task == "spam" else prob
+        out.prob[model.task] = np.ascontiguousarray(prob, dtype=np.float32)
+        out.versions[model.task] = model.version
+        out.cards[model.task] = dict(model.card)
     hooks.progress(1000, 1000, "predicted")
     return out
 
