@@ -244,6 +244,8 @@ class Timing:
     """Several runs of one measurement: seconds of each, the median, extra figures."""
 
     seconds: list[float] = field(default_factory=list)
+    cpu_seconds: list[float] = field(default_factory=list)  # this process, all threads
+    load: list[float] = field(default_factory=list)  # 1-minute load average before each run
     extra: dict = field(default_factory=dict)
 
     @property
@@ -260,9 +262,12 @@ def repeat(fn: Callable[[], object], runs: int, *, setup: Callable[[], object] |
             setup()
         result = None
         gc.collect()
+        timing.load.append(os.getloadavg()[0])
+        cpu = time.process_time()
         start = time.perf_counter()
         result = fn()
         timing.seconds.append(time.perf_counter() - start)
+        timing.cpu_seconds.append(time.process_time() - cpu)
     return timing, result
 
 

@@ -389,6 +389,8 @@ def _record(timing: C.Timing, **extra) -> dict:
     return {
         "seconds": [round(s, 4) for s in timing.seconds],
         "median": timing.median,
+        "cpu_seconds": [round(s, 3) for s in timing.cpu_seconds],
+        "load_average": [round(x, 2) for x in timing.load],
         "peak_rss_mb": round(C.peak_rss_mb(), 1),
         **extra,
     }
