@@ -24,8 +24,7 @@ def run_until_opened(qapp, settings, paths) -> dict:
         seen["rows"] = len(window.collection)
         seen["path"] = window.project.path
         seen["title"] = window.windowTitle()
-        window.close()
-        QApplication.quit()  # pytest-qt's application does not quit on the last window
+        window.close()  # the last window: run_app's event loop returns
 
     QTimer.singleShot(50, poll)
     seen["code"] = run_app(paths, settings=settings)
