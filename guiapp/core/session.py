@@ -113,10 +113,10 @@ def predict(
     on_progress=None,
     stop_requested=None,
 ) -> Predictions:
-    """Run the current (or the given version of the) models over ``rows`` of a collection.
+    """Run the active (or the given version of the) models over ``rows`` of a collection.
 
-    A task whose model cannot be loaded is skipped with a note (the rest still runs); a
-    refused model file is a :class:`ModelError` note, not a crash.
+    Both tasks share one pass over the texts. A task whose model cannot be loaded (a
+    refused or missing model file) is skipped with a note; the other one still runs.
     """
     from guiapp.core import models  # heavy import (scikit-learn): only when predicting
 
@@ -128,17 +128,17 @@ def predict(
     for task in tasks:
         try:
             loaded.append(models.load_current(task, version=(versions or {}).get(task)))
-        except (ModelError, AttributeError) as exc:  # TODO(models): AttributeError until it lands
+        except ModelError as exc:
             out.notes.append(f"No {task} predictions: {exc}")
-    # One pass for every model: they share their text features, which are computed once per
-    # batch (the costly half of predicting; two passes made classify ~30% slower).
-    probs = models.predict_many(frame, loaded, hooks=hooks) if loaded else []
+    if not loaded:
+        return out
+    probs = models.predict_many(frame, loaded, hooks=hooks)
     for model, prob in zip(loaded, probs, strict=True):
-        prob = prob[:, 1] if model.task == "spam" else prob
-        out.prob[model.task] = np.ascontiguousarray(prob, dtype=np.float32)
+        prob = np.asarray(prob, dtype=np.float32)
+        out.prob[model.task] = np.ascontiguousarray(prob[:, 1]) if model.task == "spam" else prob
         out.versions[model.task] = model.version
         out.cards[model.task] = dict(model.card)
-    hooks.progress(1000, 1000, "predicted")
+    hooks.progress(len(frame), len(frame), "predicted")
     return out
 
 
@@ -335,15 +335,11 @@ def retrain(
 
     hooks = Hooks(on_progress, stop_requested)
     tasks = [t for t in TASKS if t in tasks]
-    predictions = Predictions(rows=None, n_rows=len(collection))
-    reports: dict[str, TaskReport] = {}
-    flipped = np.zeros(len(collection), dtype=bool)
+    results = {}
     for i, task in enumerate(tasks):
-        share = 1.0 / len(tasks)
-        train_hooks = hooks.scaled(i * share, (i + 0.75) * share)
-        predict_hooks = hooks.scaled((i + 0.75) * share, (i + 1) * share)
+        train_hooks = hooks.scaled(0.75 * i / len(tasks), 0.75 * (i + 1) / len(tasks))
         labelled = collection.user[task] >= 0
-        result = models.retrain(
+        results[task] = models.retrain(
             task,
             collection.messages[labelled].reset_index(drop=True),
             collection.user[task][labelled],
@@ -351,18 +347,23 @@ def retrain(
             on_progress=train_hooks.on_progress,
             stop_requested=stop_requested,
         )
-        prob = np.asarray(
-            models.predict_proba(result.model, collection.messages, **_hooks(predict_hooks)),
-            dtype=np.float32,
-        )
+    # One pass over the collection for every new model (the texts are hashed once).
+    new_models = [results[t].model for t in tasks]
+    probs = models.predict_many(collection.messages, new_models, hooks=hooks.scaled(0.75, 1.0))
+    predictions = Predictions(rows=None, n_rows=len(collection))
+    reports: dict[str, TaskReport] = {}
+    flipped = np.zeros(len(collection), dtype=bool)
+    for task, prob in zip(tasks, probs, strict=True):
+        prob = np.asarray(prob, dtype=np.float32)
+        prob = np.ascontiguousarray(prob[:, 1]) if task == "spam" else prob
         before = collection.predicted(task)
-        after = _codes(task, prob)
-        changed = (before != after) & (before >= 0)
+        changed = (before != _codes(task, prob)) & (before >= 0)
         flipped |= changed
+        model = results[task].model
         predictions.prob[task] = prob
-        predictions.versions[task] = result.model.version
-        predictions.cards[task] = dict(result.model.card)
-        reports[task] = _task_report(task, result, collection, int(changed.sum()))
+        predictions.versions[task] = model.version
+        predictions.cards[task] = {**model.card, "path": str(model.path or "")}
+        reports[task] = _task_report(task, results[task], collection, int(changed.sum()))
     hooks.progress(1000, 1000, "retrained")
     return RetrainOutcome(
         revision=collection.revision if revision is None else revision,
@@ -464,6 +465,11 @@ def use_version(
 
 
 def record_version(project: Project, task: str, version: str) -> None:
+    """Make ``version`` the active model of ``task`` (registry) and note it in the project."""
+    from guiapp.core import models
+
+    info = models.describe_version(task, version)
+    models.activate(task, models.SHIPPED if info and info.get("shipped") else version)
     _record_model(project, task, version)
 
 

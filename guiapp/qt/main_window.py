@@ -884,6 +884,7 @@ class MainWindow(QMainWindow):
             session.cluster,
             snap,
             k=k,
+            in_process=True,
             title="Grouping themes…",
             on_result=lambda clustering: self._on_clustered(project, clustering),
         )
@@ -934,6 +935,7 @@ class MainWindow(QMainWindow):
             snap,
             list(tasks),
             revision=snap.revision,
+            in_process=True,
             title="Retraining…",
             on_result=lambda outcome: self._on_retrained(project, outcome),
             on_cancelled=lambda: self.notifier.status(
@@ -998,6 +1000,7 @@ class MainWindow(QMainWindow):
             snap,
             task,
             version,
+            in_process=True,
             title=f"Predicting with {task} model {version}…",
             on_result=lambda predictions: self._on_version_used(project, predictions),
         )

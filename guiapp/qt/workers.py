@@ -31,6 +31,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from guiapp.core.errors import Cancelled
+from guiapp.qt.processes import run_in_process
 
 PROGRESS_INTERVAL = 0.05  # seconds between progress signals from one worker
 _run_ids = itertools.count(1)
@@ -50,8 +51,17 @@ class _WorkerSignals(QObject):
 class TaskWorker(QRunnable):
     """Runs ``fn(*args, on_progress=, stop_requested=, **kwargs)`` on a pool thread."""
 
-    def __init__(self, run_id: int, fn: Callable[..., Any], args: tuple, kwargs: dict):
+    def __init__(
+        self,
+        run_id: int,
+        fn: Callable[..., Any],
+        args: tuple,
+        kwargs: dict,
+        *,
+        in_process: bool = False,
+    ):
         super().__init__()
+        self.in_process = in_process
         self.setAutoDelete(False)  # the runner keeps a reference until ``ended``
         self.run_id = run_id
         self.signals = _WorkerSignals()  # created here, on the GUI thread
@@ -75,16 +85,26 @@ class TaskWorker(QRunnable):
 
     def run(self) -> None:
         try:
-            result = self._fn(
-                *self._args,
-                on_progress=self._on_progress,
-                stop_requested=self.stop_requested,
-                **self._kwargs,
-            )
+            if self.in_process:
+                result = run_in_process(
+                    self._fn,
+                    self._args,
+                    self._kwargs,
+                    on_progress=self._on_progress,
+                    stop_requested=self.stop_requested,
+                )
+            else:
+                result = self._fn(
+                    *self._args,
+                    on_progress=self._on_progress,
+                    stop_requested=self.stop_requested,
+                    **self._kwargs,
+                )
         except Cancelled:
             self.signals.cancelled.emit(self.run_id)
         except BaseException as exc:  # noqa: BLE001 - every failure goes to the notifier
-            self.signals.failed.emit(self.run_id, exc, traceback.format_exc())
+            tb = getattr(exc, "child_traceback", None) or traceback.format_exc()
+            self.signals.failed.emit(self.run_id, exc, tb)
         else:
             if self._stop.is_set():
                 self.signals.cancelled.emit(self.run_id)
@@ -141,14 +161,20 @@ class TaskRunner(QObject):
         on_error: Callable[[BaseException, str], None] | None = None,
         on_cancelled: Callable[[], None] | None = None,
         quiet: bool = False,
+        in_process: bool = False,
         **kwargs: Any,
     ) -> Task:
-        """Run ``fn`` in the pool as the newest task of ``kind`` (the older one is cancelled)."""
+        """Run ``fn`` in the pool as the newest task of ``kind`` (the older one is cancelled).
+
+        ``in_process=True`` runs it in a child process (see :mod:`guiapp.qt.processes`):
+        for heavy work that would otherwise hold the interpreter lock against the GUI
+        thread; ``fn`` and its arguments must then be picklable.
+        """
         if self._closed:
             raise RuntimeError("the task runner is shut down")
         self.cancel(kind)
         run_id = next(_run_ids)
-        worker = TaskWorker(run_id, fn, args, kwargs)
+        worker = TaskWorker(run_id, fn, args, kwargs, in_process=in_process)
         task = Task(kind, title or kind, run_id, worker, on_result, on_error, on_cancelled, quiet)
         signals = worker.signals
         signals.progressed.connect(self._on_worker_progressed)

@@ -1,0 +1,120 @@
+"""Run a core function in a child process, with the same progress and cancel hooks.
+
+Why a process: a worker *thread* shares the interpreter lock with the GUI thread, and some
+long library calls hold it for half a second or more (sparse-matrix slicing in the model
+fits, k-means steps). The window then stutters while a retrain runs. A child process has
+its own interpreter: the GUI thread is never blocked, whatever the work does.
+
+The child is started with ``spawn`` (never ``fork`` from a process that runs Qt threads),
+receives the function and its (picklable) arguments, reports ``on_progress`` through a
+pipe and polls a shared event for ``stop_requested``. The result, or the exception with its
+formatted traceback, comes back through the same pipe. Nothing here imports Qt.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from guiapp.core.errors import Cancelled
+
+PROGRESS_INTERVAL = 0.05
+POLL_SECONDS = 0.05
+#: After a stop request, how long the child may take to notice before it is terminated.
+STOP_GRACE_SECONDS = 5.0
+
+
+class WorkerProcessDied(RuntimeError):
+    """The child process ended without sending a result (killed, out of memory, crashed)."""
+
+
+def _child_main(conn, stop, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+    last = 0.0
+
+    def on_progress(done: int, total: int, text: str = "") -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= PROGRESS_INTERVAL or (total and done >= total):
+            last = now
+            conn.send(("progress", int(done), int(total), str(text)))
+
+    try:
+        result = fn(*args, on_progress=on_progress, stop_requested=stop.is_set, **kwargs)
+    except Cancelled:
+        conn.send(("cancelled",))
+    except BaseException as exc:  # noqa: BLE001 - sent to the parent, reported there
+        tb = traceback.format_exc()
+        try:
+            pickle.dumps(exc)
+        except Exception:  # noqa: BLE001 - an exception that cannot travel is described
+            exc = RuntimeError(f"{type(exc).__name__}: {exc}")
+        conn.send(("error", exc, tb))
+    else:
+        conn.send(("ok", result))
+    finally:
+        conn.close()
+
+
+def run_in_process(
+    fn: Callable[..., Any],
+    args: tuple,
+    kwargs: dict,
+    *,
+    on_progress: Callable[[int, int, str], None],
+    stop_requested: Callable[[], bool],
+) -> Any:
+    """Run ``fn(*args, on_progress=, stop_requested=, **kwargs)`` in a child process.
+
+    Blocks the calling (worker) thread until the child answers; raises what the child
+    raised (:class:`Cancelled` when it stopped on request).
+    """
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    stop = context.Event()
+    child = context.Process(target=_child_main, args=(sender, stop, fn, args, kwargs), daemon=True)
+    child.start()
+    sender.close()  # the child owns the sending end now
+    stop_sent_at: float | None = None
+    try:
+        while True:
+            if stop_requested() and stop_sent_at is None:
+                stop.set()
+                stop_sent_at = time.monotonic()
+            if stop_sent_at is not None and time.monotonic() - stop_sent_at > STOP_GRACE_SECONDS:
+                child.terminate()
+                raise Cancelled()
+            if receiver.poll(POLL_SECONDS):
+                try:
+                    message = receiver.recv()
+                except EOFError:
+                    message = None
+                if message is None:
+                    child.join(1.0)
+                    raise WorkerProcessDied(
+                        f"the worker process ended without an answer (exit code {child.exitcode})"
+                    )
+                kind = message[0]
+                if kind == "progress":
+                    on_progress(*message[1:])
+                elif kind == "ok":
+                    return message[1]
+                elif kind == "cancelled":
+                    raise Cancelled()
+                else:
+                    exc, tb = message[1], message[2]
+                    exc.child_traceback = tb  # type: ignore[attr-defined]
+                    raise exc
+            elif not child.is_alive() and not receiver.poll(0):
+                raise WorkerProcessDied(
+                    f"the worker process ended without an answer (exit code {child.exitcode})"
+                )
+    finally:
+        receiver.close()
+        child.join(2.0)
+        if child.is_alive():
+            child.terminate()
+            child.join(2.0)
