@@ -24,31 +24,31 @@ SUBCOMMANDS = ("classify", "evaluate", "train", "open")
 
 
 class _Bar:
-    """tqdm on stderr behind the core's on_progress(done, total, text) hook."""
+    """One tqdm bar on stderr behind the core's on_progress(done, total, text) hook; the
+    text of each step becomes the bar's description."""
 
     def __init__(self, quiet: bool):
         self.quiet = quiet
         self.bar = None
-        self.text = None
 
     def __call__(self, done: int, total: int, text: str) -> None:
         if self.quiet:
             return
         from tqdm import tqdm
 
-        if self.bar is None or text != self.text or (total and self.bar.total != total):
+        if self.bar is None or (total and self.bar.total != total):
             self.close()
             self.bar = tqdm(
                 total=total or None,
-                desc=text or "working",
                 file=sys.stderr,
                 leave=False,
                 dynamic_ncols=True,
                 mininterval=0.2,
+                bar_format="{desc:.40} {percentage:3.0f}%|{bar}| {elapsed}",
             )
-            self.text = text
-        self.bar.n = done
-        self.bar.refresh() if done >= (total or 0) else self.bar.update(0)
+        if text:
+            self.bar.set_description_str(text, refresh=False)
+        self.bar.update(max(0, done - self.bar.n))
 
     def close(self) -> None:
         if self.bar is not None:
@@ -83,6 +83,12 @@ def _parser() -> argparse.ArgumentParser:
         default=0,
         help="stream the input in chunks of this many rows (bounded memory; themes "
         "are learnt on the first chunk); default: automatic for big inputs",
+    )
+    p.add_argument(
+        "--allow-formulas",
+        action="store_true",
+        help="write cells that start with = + - @ as they are (by default they get a "
+        "leading ' so spreadsheets do not run them)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -161,6 +167,7 @@ def _classify(args, bar: _Bar) -> int:
         text_column=args.text_column,
         clusters=clusters,
         chunk_size=args.chunk_size or None,
+        neutralise=not args.allow_formulas,
         on_progress=bar,
     )
     bar.close()

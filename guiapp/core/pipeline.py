@@ -111,6 +111,7 @@ def classify_files(
     text_column: str | None = None,
     clusters: int | str = "auto",
     chunk_size: int | None = None,
+    neutralise: bool = True,
     on_progress=None,
     stop_requested=None,
 ) -> str:
@@ -164,8 +165,14 @@ def classify_files(
             )
             if clusters is not None:
                 if clustering is None:
-                    clustering = session.cluster(
-                        collection,
+                    from guiapp.core.clustering import cluster_messages
+
+                    # Themes over the unlabelled messages; a fully labelled input is
+                    # grouped whole rather than not at all.
+                    mask = ~collection.labelled_by_user()
+                    clustering = cluster_messages(
+                        collection.messages,
+                        mask=mask if mask.any() else np.ones(len(mask), dtype=bool),
                         k=clusters,
                         on_progress=hooks.scaled(0.7, 0.95).on_progress if not stream else None,
                         stop_requested=hooks.stop_requested,
@@ -176,7 +183,7 @@ def classify_files(
             table = classify_table(collection, clustering)
             if writer is None:
                 schema = table.schema
-                writer = TableWriter(output, schema).__enter__()
+                writer = TableWriter(output, schema, neutralise=neutralise).__enter__()
             else:
                 table = _conform(table, schema)
             writer.write(table)
@@ -197,7 +204,7 @@ def classify_files(
     hooks.progress(1000, 1000, "done")
     seconds = time.perf_counter() - started
     themes = f", {clustering.k} themes" if clustering is not None else ""
-    skipped = f", {problems:,} parts skipped" if problems else ""
+    skipped = f", {problems:,} part{'s' if problems != 1 else ''} skipped" if problems else ""
     return (
         f"classified {rows:,} messages in {seconds:.1f} s ({rows / max(seconds, 1e-9):,.0f}/s): "
         f"{counts[1]:,} spam, {counts[0]:,} ham; {counts[2]:,} negative, {counts[3]:,} neutral, "
@@ -216,4 +223,156 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.table(columns, names=schema.names)
 
 
-__all__ = ["CLASSIFY_COLUMNS", "classify_files", "classify_table"]
+# ----------------------------------------------------------------------------- evaluate
+def _task_of_column(values, name: str, file: str, task: str | None) -> tuple[str, np.ndarray]:
+    """Which task a label column is for (the one whose vocabulary reads every value)."""
+    from guiapp.core.messages import sentiment_code, sentiment_numeric_scheme, spam_code
+
+    values = list(values)
+    scheme = sentiment_numeric_scheme(values)
+    readings = {
+        "spam": [spam_code(v) for v in values],
+        "sentiment": [sentiment_code(v, scheme) for v in values],
+    }
+    blank = [str(v).strip() == "" for v in values]
+    fits = {
+        t: all(b or c is not None for b, c in zip(blank, codes, strict=True)) and not all(blank)
+        for t, codes in readings.items()
+    }
+    choice = (
+        task if task else ("spam" if fits["spam"] else "sentiment" if fits["sentiment"] else None)
+    )
+    if choice is None or not fits[choice]:
+        bad = next(
+            (
+                v
+                for v, b, c in zip(values, blank, readings[choice or "spam"], strict=True)
+                if not b and c is None
+            ),
+            None,
+        )
+        raise InputError(
+            file,
+            f"column {name!r} does not hold spam or sentiment labels (e.g. {bad!r}); "
+            "labels are spam/ham, 1/0, or negative/neutral/positive",
+        )
+    codes = np.array([-1 if c is None else c for c in readings[choice]], dtype=np.int8)
+    return choice, codes
+
+
+def format_metrics(task: str, metrics: dict, title: str) -> str:
+    from guiapp.core.messages import CLASSES
+
+    classes = CLASSES[task]
+    lines = [
+        title,
+        f"  accuracy      {metrics['accuracy']:.4f}",
+        f"  macro recall  {metrics['macro_recall']:.4f}",
+    ]
+    if task == "spam":
+        lines.append(f"  spam F1       {metrics['spam_f1']:.4f}")
+    lines.append(f"  {'class':<10} {'precision':>9} {'recall':>7} {'F1':>7} {'support':>8}")
+    for name in classes:
+        c = metrics["per_class"][name]
+        lines.append(
+            f"  {name:<10} {c['precision']:>9.4f} {c['recall']:>7.4f} {c['f1']:>7.4f} {c['support']:>8,}"
+        )
+    lines.append("  confusion matrix (rows: true class, columns: predicted)")
+    lines.append("  " + " " * 10 + "".join(f"{n:>10}" for n in classes))
+    for name, row in zip(classes, metrics["confusion"], strict=True):
+        lines.append(f"  {name:<10}" + "".join(f"{v:>10,}" for v in row))
+    return "\n".join(lines)
+
+
+def evaluate_files(
+    inputs: Sequence[str | Path],
+    *,
+    label_column: str | None = None,
+    text_column: str | None = None,
+    task: str | None = None,
+    on_progress=None,
+    stop_requested=None,
+) -> str:
+    """``triage evaluate``: the current models' metrics on the labelled messages of inputs."""
+    from guiapp.core import models
+    from guiapp.core.io import load_collection
+
+    hooks = Hooks(on_progress, stop_requested)
+    inputs = [str(p) for p in inputs]
+    where = inputs[0] if len(inputs) == 1 else ", ".join(inputs)
+    result = load_collection(inputs, text_column=text_column, **_hooks(hooks.scaled(0, 0.4)))
+    messages = result.messages
+    labels: dict[str, np.ndarray] = {}
+    if label_column:
+        if label_column not in result.extra.columns:
+            known = ", ".join(map(str, result.extra.columns)) or "none"
+            raise InputError(where, f"no column {label_column!r} (columns: {known})")
+        chosen, codes = _task_of_column(
+            result.extra[label_column].tolist(), label_column, where, task
+        )
+        labels[chosen] = codes
+    else:
+        for t in ("spam", "sentiment"):
+            codes = messages[f"user_{t}"].to_numpy()
+            if (codes >= 0).any() and task in (None, t):
+                labels[t] = codes
+    if not labels:
+        raise InputError(
+            where,
+            "no labelled messages: no label column was recognised (name one with --label-column)",
+        )
+    reports = []
+    for i, (t, codes) in enumerate(labels.items()):
+        model = models.load_current(t)
+        sub = hooks.scaled(0.4 + 0.6 * i / len(labels), 0.4 + 0.6 * (i + 1) / len(labels))
+        metrics = models.evaluate(model, messages, codes, hooks=sub)
+        title = f"{t}: {metrics['n']:,} labelled messages, model {model.version}"
+        reports.append(format_metrics(t, metrics, title))
+    return "\n\n".join(reports)
+
+
+# ----------------------------------------------------------------------------- train
+def train_command(
+    *,
+    spam: Sequence[str] | None = None,
+    sentiment: Sequence[str] | None = None,
+    data_dir: Path | None = None,
+    out_dir: Path | None = None,
+    on_progress=None,
+    stop_requested=None,
+) -> str:
+    """``triage train``: rebuild the shipped models, or train on the given labelled files."""
+    from guiapp.core import models
+
+    hooks = Hooks(on_progress, stop_requested)
+    if not spam and not sentiment:
+        built = models.build_shipped_models(data_dir, out_dir, hooks)
+    else:
+        built = models.train_from_files(
+            spam_files=spam, sentiment_files=sentiment, out_dir=out_dir, hooks=hooks
+        )
+    lines = []
+    for task, model in built.items():
+        where = model.path if getattr(model, "path", None) else "the user model store"
+        lines.append(f"{task}: model {model.version} -> {where}")
+        for split, metrics in (model.card.get("evaluation") or {}).items():
+            if isinstance(metrics, dict) and metrics.get("accuracy") is not None:
+                extra = f", spam F1 {metrics['spam_f1']:.4f}" if "spam_f1" in metrics else ""
+                lines.append(
+                    f"  {split}: accuracy {metrics['accuracy']:.4f}, macro recall "
+                    f"{metrics['macro_recall']:.4f}{extra} (n={metrics.get('n', 0):,})"
+                )
+    return "\n".join(lines)
+
+
+def _hooks(h: Hooks) -> dict:
+    return {"on_progress": h.on_progress, "stop_requested": h.stop_requested}
+
+
+__all__ = [
+    "CLASSIFY_COLUMNS",
+    "classify_files",
+    "classify_table",
+    "evaluate_files",
+    "train_command",
+]
