@@ -26,6 +26,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import os
 import shutil
@@ -48,14 +49,27 @@ SETTLE = 1.5  # seconds of ticking after a task ended (its result being applied,
 
 
 class Ticker:
-    """A 10 ms precise timer on the GUI thread, recording when each tick ran."""
+    """A 10 ms precise timer on the GUI thread, recording when each tick ran.
 
-    def __init__(self) -> None:
+    With ``dump_to`` (an open file), every tick re-arms :func:`faulthandler.dump_traceback_later`
+    so that a tick later than ``dump_after`` seconds makes faulthandler's C watchdog thread
+    (which needs no GIL) write the stacks of every thread, mid-stall, to that file.
+    """
+
+    def __init__(self, dump_to=None, dump_after: float = 0.06) -> None:
         self.times: list[float] = []
+        self.dump_to = dump_to
+        self.dump_after = dump_after
         self.timer = QTimer()
         self.timer.setTimerType(Qt.TimerType.PreciseTimer)
         self.timer.setInterval(int(TICK * 1000))
-        self.timer.timeout.connect(lambda: self.times.append(time.perf_counter()))
+        self.timer.timeout.connect(self._tick)
+
+    def _tick(self) -> None:
+        self.times.append(time.perf_counter())
+        if self.dump_to is not None:
+            faulthandler.cancel_dump_traceback_later()
+            faulthandler.dump_traceback_later(self.dump_after, file=self.dump_to)
 
     def start(self) -> None:
         self.times = [time.perf_counter()]
@@ -63,6 +77,8 @@ class Ticker:
 
     def stop(self) -> None:
         self.timer.stop()
+        if self.dump_to is not None:
+            faulthandler.cancel_dump_traceback_later()
 
     def worst(self, start: float, end: float) -> tuple[float, float]:
         """(worst lateness in s, when it ended) over tick gaps ending in [start, end]."""
@@ -93,6 +109,9 @@ def run_task(app, window, kind: str, start, ticker: Ticker, timeout: float = 900
     guard.setSingleShot(True)
     guard.timeout.connect(loop.quit)
     guard.start(int(timeout * 1000))
+    if ticker.dump_to is not None:
+        ticker.dump_to.write(f"=== task {kind}\n")
+        ticker.dump_to.flush()
     ticker.start()
     began = time.perf_counter()
     start()
@@ -136,7 +155,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--labels", type=int, default=50_000, help="labels per task to retrain")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument(
+        "--dump-stalls",
+        type=Path,
+        help="write every thread's stack here whenever the GUI thread is 60 ms late "
+        "(see benchmarks/stall_report.py)",
+    )
     args = parser.parse_args(argv)
+    dump_file = open(args.dump_stalls, "w") if args.dump_stalls else None  # noqa: SIM115
 
     csv_path = C.short_csv(args.rows)
     tmp = Path(tempfile.mkdtemp(prefix="triage-bench-stall-"))
@@ -151,8 +177,12 @@ def main(argv: list[str] | None = None) -> int:
     window.resize(1440, 900)
     window.show()
     app.processEvents()
-    ticker = Ticker()
-    figures: dict = {"rows": args.rows, "cores": os.cpu_count()}
+    ticker = Ticker(dump_file)
+    figures: dict = {
+        "rows": args.rows,
+        "cores": os.cpu_count(),
+        "load_average_at_start": round(os.getloadavg()[0], 2),
+    }
 
     errors: list[str] = []
     window.notifier.error = lambda exc, tb=None: errors.append(f"{type(exc).__name__}: {exc}")
@@ -174,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     figures["retrain"] = run_task(app, window, "retrain", window.retrain, ticker)
     figures["recluster"] = run_task(app, window, "cluster", lambda: window.recluster(20), ticker)
     figures["peak_rss_mb_end"] = round(C.peak_rss_mb(), 1)
+    figures["load_average_at_end"] = round(os.getloadavg()[0], 2)
     figures["errors"] = errors
     figures["worst_stall_ms"] = max(
         max(f["worst_stall_during_ms"], f["worst_stall_applying_result_ms"])
@@ -185,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         window.project.close()
 
     shutil.rmtree(tmp, ignore_errors=True)
+    if dump_file is not None:
+        dump_file.close()
     print(json.dumps(figures, indent=2))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2), encoding="utf-8")
