@@ -420,6 +420,7 @@ class VersionInfo:
     n_user_labels: int
     accuracy: float | None
     macro_recall: float | None
+    measured_on: str
     description: str
 
 
@@ -433,16 +434,18 @@ def list_versions(task: str) -> list[VersionInfo]:
 def _version_info(task: str, v) -> VersionInfo:
     card = dict(getattr(v, "card", {}) or {})
     metrics = card.get("metrics", {}) or {}
+    created = str(card.get("created", ""))[:16].replace("T", " ")
     return VersionInfo(
         task=task,
         version=v.version,
-        title=("Shipped model" if v.shipped else f"Retrained {v.version}"),
-        created=str(card.get("created", ""))[:16].replace("T", " "),
+        title=("Shipped model" if v.shipped else f"Retrained {created}"),
+        created=created,
         shipped=bool(v.shipped),
         n_user_labels=int(card.get("n_user_labels", 0) or 0),
         accuracy=metrics.get("accuracy"),
         macro_recall=metrics.get("macro_recall"),
-        description=str(card.get("description", "")),
+        measured_on=str(metrics.get("split", "")),
+        description=f"{v.version}: {card.get('description', '')}",
     )
 
 

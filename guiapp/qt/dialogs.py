@@ -51,6 +51,7 @@ def _table(headers: list[str], rows: list[list[str]], parent: QWidget) -> QTable
     table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     table.setWordWrap(False)
     table.verticalHeader().setVisible(False)
+    table.verticalHeader().setDefaultSectionSize(table.fontMetrics().height() + 10)
     table.setAlternatingRowColors(True)
     for r, row in enumerate(rows):
         for c, cell in enumerate(row):
@@ -334,7 +335,14 @@ class ShortcutsDialog(QDialog):
         for action in actions:
             keys = ", ".join(s.toString() for s in action.shortcuts())
             if keys:
-                rows.append([action.text().replace("&", "").split("\t")[0], keys])
+                name = action.text().replace("&", "").split("\t")[0].split(":")[0]
+                rows.append([name, keys])
+        rows += [
+            ["Edit the label in a cell", "F2, double-click"],
+            ["Next / previous message", "Down, Up"],
+            ["Extend the selection", "Shift+Down, Shift+click, Ctrl+click"],
+            ["Clear the search and filters", "Esc (in the filter bar)"],
+        ]
         table = _table(["Action", "Keys"], rows, self)
         table.horizontalHeader().setStretchLastSection(True)
         table.setColumnWidth(0, 330)

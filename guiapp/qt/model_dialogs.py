@@ -182,6 +182,16 @@ class RetrainReportDialog(QDialog):
         self.accept()
 
 
+def _measured_on(info: session.VersionInfo) -> str:
+    if info.shipped:
+        return (
+            f"held-out test data ({info.measured_on})" if info.measured_on else "held-out test data"
+        )
+    if "cross-validation" in info.measured_on:
+        return "your labels, cross-validated"
+    return "your labels (training)" if info.measured_on else ""
+
+
 class ModelVersionsDialog(QDialog):
     """Every model version per task; make an earlier one (or the shipped one) current."""
 
@@ -190,7 +200,7 @@ class ModelVersionsDialog(QDialog):
     def __init__(self, current: dict[str, str], parent=None):
         super().__init__(parent)
         self.setWindowTitle("Model versions")
-        self.resize(780, 440)
+        self.resize(920, 400)
         self.current = dict(current)
         layout = QVBoxLayout(self)
         layout.addWidget(
@@ -201,10 +211,18 @@ class ModelVersionsDialog(QDialog):
         )
         self.tree = QTreeWidget(self)
         self.tree.setColumnCount(5)
-        self.tree.setHeaderLabels(["Version", "Created", "Your labels", "Accuracy", "Macro recall"])
+        self.tree.setHeaderLabels(
+            ["Version", "Your labels", "Accuracy", "Macro recall", "Measured on"]
+        )
         self.tree.setRootIsDecorated(True)
         self.tree.setAlternatingRowColors(True)
-        self.tree.header().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setStyleSheet("QTreeView::item { padding: 3px 2px; }")
+        header = self.tree.header()
+        header.setStretchLastSection(True)
+        self.tree.setColumnWidth(0, 330)
+        for column, width in ((1, 90), (2, 80), (3, 95)):
+            self.tree.setColumnWidth(column, width)
         self.tree.itemSelectionChanged.connect(self._update)
         self.tree.itemDoubleClicked.connect(lambda *_: self._use())
         layout.addWidget(self.tree, 1)
@@ -231,16 +249,20 @@ class ModelVersionsDialog(QDialog):
             self.tree.addTopLevelItem(parent)
             for info in session.list_versions(task):
                 current = info.version == self.current.get(task)
-                name = info.title + ("   ✓ current" if current else "")
+                name = info.title + ("  — in use" if current else "")
                 item = QTreeWidgetItem(
                     [
                         name,
-                        info.created,
                         "—" if info.shipped else f"{info.n_user_labels:,}",
                         _pct(info.accuracy),
                         _pct(info.macro_recall),
+                        _measured_on(info),
                     ]
                 )
+                for column in (1, 2, 3):
+                    item.setTextAlignment(
+                        column, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+                    )
                 item.setData(0, Qt.ItemDataRole.UserRole, (task, info.version))
                 item.setToolTip(0, info.description)
                 if current:

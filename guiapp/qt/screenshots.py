@@ -71,8 +71,12 @@ def main(argv: list[str] | None = None) -> int:
     window.label_rows("spam", sms[:3], 0)
     window.label_rows("sentiment", tweets[:4], 2)
     window.label_rows("sentiment", tweets[4:6], 0)
-    window.table.sortByColumn(COLUMN_INDEX["spam_score"], Qt.SortOrder.DescendingOrder)
-    window.table.go_to_view_row(2)
+    # SMS and tweets, the user's corrections first, then the model's least sure spam calls.
+    window.filter_bar.kind.set_selected({"sms", "tweet"})
+    window.filter_bar._emit()
+    window.table.sortByColumn(COLUMN_INDEX["sentiment_score"], Qt.SortOrder.AscendingOrder)
+    window.table.sortByColumn(COLUMN_INDEX["corrected"], Qt.SortOrder.DescendingOrder)
+    window.table.go_to_view_row(4)
     _settle(app)
     _save(window, out / "screenshot-main.png")
 
