@@ -259,6 +259,12 @@ class MainWindow(QMainWindow):
             "Train the models on the shipped data plus your labels",
         )
         self.act_cancel_retrain = a("Cancel Retraining", lambda: self.runner.cancel("retrain"))
+        self.act_predict = a(
+            "&Predict Again",
+            self.predict_all,
+            None,
+            "Predict every message again with the models in use",
+        )
         self.act_versions = a(
             "Model &Versions…",
             self.versions_dialog,
@@ -339,6 +345,7 @@ class MainWindow(QMainWindow):
         m.addAction(self.act_report)
         m.addAction(self.act_show_flipped)
         m.addSeparator()
+        m.addAction(self.act_predict)
         m.addAction(self.act_versions)
         m.addSeparator()
         m.addAction(self.act_recluster)
@@ -416,7 +423,13 @@ class MainWindow(QMainWindow):
     def _update_actions(self) -> None:
         has = self.project is not None
         retraining = self.runner.is_running("retrain")
-        for action in (self.act_save_as, self.act_export, self.act_recluster, self.act_select_all):
+        for action in (
+            self.act_save_as,
+            self.act_export,
+            self.act_recluster,
+            self.act_select_all,
+            self.act_predict,
+        ):
             action.setEnabled(has)
         self.act_retrain.setEnabled(has and not retraining)
         self.act_cancel_retrain.setEnabled(retraining)
@@ -851,27 +864,36 @@ class MainWindow(QMainWindow):
 
     # ================================================================== predictions & themes
     def predict_all(self) -> None:
+        """Predict every message again with the models in use (e.g. after a failed load)."""
         if self.project is None:
             return
         snap = session.snapshot(self.project.collection)
+        project = self.project
         self.runner.start(
             "predict",
             session.predict,
             snap,
+            in_process=True,
             title="Predicting…",
-            on_result=self._on_predicted,
+            on_result=lambda predictions: self._on_predicted(predictions, project),
         )
 
-    def _on_predicted(self, predictions: session.Predictions) -> None:
-        if self.project is None:
+    def _on_predicted(self, predictions: session.Predictions, project=None) -> None:
+        if self.project is None or (project is not None and project is not self.project):
             return
         session.apply_predictions(self.project, predictions)
-        self.model.predictions_changed()
-        self.detail.refresh()
-        self._schedule_counts()
+        self._after_predictions()
         for note in predictions.notes:
             self.notifier.status(note, 15000)
         self.predictions_applied.emit()
+
+    def _after_predictions(self) -> None:
+        self.model.predictions_changed()
+        spec = self._spec
+        if spec.spam is not None or spec.sentiment is not None or spec.score_active:
+            self._refresh_view()  # those facets read the predictions
+        self.detail.refresh()
+        self._schedule_counts()
 
     def recluster(self, k) -> None:
         if self.project is None:
@@ -948,9 +970,7 @@ class MainWindow(QMainWindow):
             return
         session.apply_retrain(project, outcome)
         self.last_retrain = outcome
-        self.model.predictions_changed()
-        self.detail.refresh()
-        self._schedule_counts()
+        self._after_predictions()
         self._update_actions()
         stale = project.collection.revision != outcome.revision
         flipped = len(outcome.flipped)

@@ -94,3 +94,17 @@ def test_layout_is_remembered(qtbot, settings):
     assert again.size().width() == 1111 and again.size().height() == 777
     assert again.splitter.sizes() == sizes
     again.close()
+
+
+def test_predict_again_in_a_child_process_gives_the_same_predictions(qtbot, window):
+    c = window.collection
+    before = c.spam_prob.copy(), c.sentiment_prob.copy()
+    c.spam_prob[:] = np.nan  # as after a model that could not be loaded
+    window.filter_bar.spam.set_selected({1})
+    window.filter_bar._emit()
+    assert window.model.rowCount() == 0
+    with qtbot.waitSignal(window.predictions_applied, timeout=WAIT):
+        window.act_predict.trigger()
+    np.testing.assert_allclose(c.spam_prob, before[0], atol=1e-6)
+    np.testing.assert_allclose(c.sentiment_prob, before[1], atol=1e-6)
+    assert window.model.rowCount() == int((c.spam_prob >= 0.5).sum()) > 0
