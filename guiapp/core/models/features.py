@@ -265,9 +265,19 @@ class HashedBatch:
 
     n_docs: int
     n_bits: int
-    doc: np.ndarray  # int32
+    doc: np.ndarray  # int32, ascending
     col: np.ndarray  # int32
     dense: np.ndarray | None
+
+    @property
+    def indptr(self) -> np.ndarray:
+        """Row pointers of the occurrences (``doc`` is sorted)."""
+        cached = self.__dict__.get("_indptr")
+        if cached is None:
+            cached = np.zeros(self.n_docs + 1, dtype=np.int64)
+            np.cumsum(np.bincount(self.doc, minlength=self.n_docs), out=cached[1:])
+            self.__dict__["_indptr"] = cached
+        return cached
 
     @property
     def n_features(self) -> int:
@@ -475,7 +485,12 @@ class TextHasher(TransformerMixin, BaseEstimator):
 
         doc = np.concatenate(docs) if docs else np.zeros(0, dtype=np.int32)
         col = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int32)
-        return HashedBatch(n_docs, n_bits, doc.astype(np.int32, copy=False), col, dense)
+        # Each feature family is already in message order: a stable sort only merges the
+        # runs, and message-ordered occurrences can be scored as a CSR matrix.
+        order = np.argsort(doc, kind="stable")
+        return HashedBatch(
+            n_docs, n_bits, doc[order].astype(np.int32, copy=False), col[order], dense
+        )
 
     @staticmethod
     def _negation_scope(t_hash: np.ndarray, t_doc: np.ndarray) -> np.ndarray:

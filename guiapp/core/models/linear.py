@@ -18,6 +18,7 @@ done by hand, for speed and for Cancel:
 from __future__ import annotations
 
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -225,19 +226,37 @@ def decision_scores(batch: HashedBatch, tfidf: TfidfBlock, clf: LogisticRegressi
         raise ValueError(
             f"model expects {coef.shape[1]} features, the batch has {batch.n_features}"
         )
+    indptr = batch.indptr
     w = tfidf.idf_[batch.col].astype(np.float64)
-    norms = np.sqrt(np.bincount(batch.doc, weights=w * w, minlength=batch.n_docs))
+    # Occurrence-level L2 norm per message (see TfidfBlock), from a running sum.
+    running = np.zeros(len(w) + 1)
+    np.cumsum(w * w, out=running[1:])
+    norms = np.sqrt(np.maximum(running[indptr[1:]] - running[indptr[:-1]], 0.0))
     norms[norms == 0] = 1.0
-    out = np.empty((batch.n_docs, coef.shape[0]))
-    for j in range(coef.shape[0]):
-        out[:, j] = np.bincount(
-            batch.doc, weights=w * coef[j, :n_hashed][batch.col], minlength=batch.n_docs
-        )
+    # Unsummed occurrences as a CSR matrix: a sparse product adds repeated columns up.
+    occurrences = sp.csr_matrix((w, batch.col, indptr), shape=(batch.n_docs, n_hashed))
+    out = np.asarray(occurrences @ _hashed_coef(clf, n_hashed))
     out /= norms[:, None]
     if batch.dense is not None:
         out += (batch.dense * tfidf.dense_scale_) @ coef[:, n_hashed:].T
     out += np.asarray(clf.intercept_)
     return out
+
+
+_COEF_CACHE: weakref.WeakKeyDictionary[LogisticRegression, tuple[int, np.ndarray]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _hashed_coef(clf: LogisticRegression, n_hashed: int) -> np.ndarray:
+    """The hashed part of ``clf.coef_`` as a contiguous float64 (n_hashed, k) array,
+    converted once per model (kept beside it, never pickled with it)."""
+    hit = _COEF_CACHE.get(clf)
+    if hit is not None and hit[0] == id(clf.coef_):
+        return hit[1]
+    value = np.ascontiguousarray(np.asarray(clf.coef_)[:, :n_hashed].T, dtype=np.float64)
+    _COEF_CACHE[clf] = (id(clf.coef_), value)
+    return value
 
 
 def probabilities(scores: np.ndarray) -> np.ndarray:
