@@ -69,6 +69,18 @@ LABEL_KEYS: tuple[tuple[str, int, str, str], ...] = (
 )
 
 
+def _text_ranks(columns, *, on_progress=None, stop_requested=None) -> dict:
+    """Sort ranks of each text column (a background task after a project opens)."""
+    ranks = {}
+    for i, (key, array) in enumerate(columns.items()):
+        if stop_requested is not None and stop_requested():
+            break
+        ranks[key] = query.string_ranks(array)
+        if on_progress is not None:
+            on_progress(i + 1, len(columns), key)
+    return ranks
+
+
 class MainWindow(QMainWindow):
     project_opened = Signal()
     predictions_applied = Signal()
@@ -600,7 +612,7 @@ class MainWindow(QMainWindow):
     def set_project(self, project: Project) -> None:
         """Show ``project`` (closing the one that was open)."""
         old = self.project
-        for kind in ("retrain", "cluster", "predict", "search", "export"):
+        for kind in ("retrain", "cluster", "predict", "search", "export", "ranks"):
             self.runner.cancel(kind)
         self.project = project
         self.editor.set_project(project)
@@ -624,6 +636,17 @@ class MainWindow(QMainWindow):
         self.setWindowFilePath(str(project.path))
         if len(collection):
             self.table.go_to_view_row(0)
+            # Text sorts need one string sort per column: do it now, off the GUI thread.
+            model = self.model
+            self.runner.start(
+                "ranks",
+                _text_ranks,
+                model.text_columns(),
+                quiet=True,
+                on_result=lambda ranks, c=collection: (
+                    model.set_ranks(ranks) if model.collection is c else None
+                ),
+            )
         self._update_actions()
         self._update_counts()
         self.project_opened.emit()

@@ -143,6 +143,15 @@ class MessageTableModel(QAbstractTableModel):
         self.endResetModel()
         self.order_changed.emit()
 
+    def text_columns(self) -> dict[str, pa.Array]:
+        """The non-empty Arrow text columns (immutable: safe to hand to a worker)."""
+        return {k: a for k, a in self._strings.items() if k not in self.empty_keys}
+
+    def set_ranks(self, ranks: dict[str, np.ndarray]) -> None:
+        """Sort ranks of text columns computed in the background (``query.string_ranks``)."""
+        n = len(self._collection)
+        self._ranks.update({k: r for k, r in ranks.items() if len(r) == n})
+
     def search_columns(self) -> dict[str, pa.Array]:
         """The Arrow columns a search runs over (immutable: safe to hand to a worker);
         columns no message fills (subject of SMS, sender of an export) are skipped."""
