@@ -108,3 +108,18 @@ def test_predict_again_in_a_child_process_gives_the_same_predictions(qtbot, wind
     np.testing.assert_allclose(c.spam_prob, before[0], atol=1e-6)
     np.testing.assert_allclose(c.sentiment_prob, before[1], atol=1e-6)
     assert window.model.rowCount() == int((c.spam_prob >= 0.5).sum()) > 0
+
+
+def test_save_project_as_and_open_it(qtbot, window, tmp_path):
+    window.label_rows("spam", [4, 5], 1)
+    original = window.project.path
+    target = tmp_path / "copy"
+    with qtbot.waitSignal(window.project_opened, timeout=WAIT):
+        window.save_project_to(target)
+    assert window.project.path == tmp_path / "copy.triage"
+    assert window.collection.user["spam"][[4, 5]].tolist() == [1, 1]
+    window.label_rows("spam", [6], 1)  # edits go to the copy now
+    with qtbot.waitSignal(window.project_opened, timeout=WAIT):
+        window.open_paths([str(original)])
+    assert window.collection.user["spam"][6] == -1
+    assert window.collection.user["spam"][[4, 5]].tolist() == [1, 1]
