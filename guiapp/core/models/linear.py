@@ -128,6 +128,11 @@ class _SplitProducts:
         return self._run(self.tparts, G)
 
 
+def split_products(X: sp.csr_matrix) -> _SplitProducts:
+    """``X`` prepared for :func:`fit_logistic` (its transpose built once)."""
+    return _SplitProducts(sp.csr_matrix(X, dtype=np.float64))
+
+
 def fit_logistic(
     X: sp.csr_matrix,
     y: np.ndarray,
@@ -140,6 +145,7 @@ def fit_logistic(
     tol: float = 1e-4,
     max_seconds: float | None = None,
     hooks: Hooks | None = None,
+    products: _SplitProducts | None = None,
 ) -> LogisticRegression:
     """Fit L2 logistic regression (binary, or multinomial for 3+ classes) by L-BFGS.
 
@@ -147,6 +153,8 @@ def fit_logistic(
     the intercept is not penalised). ``init`` is a fitted model to start from (its
     ``classes_`` must match and its width may be smaller or equal). Stops on convergence,
     ``max_iter`` iterations or ``max_seconds``; raises :class:`Cancelled` if asked.
+    ``products`` (from ``split_products(X)``) lets several fits on the same matrix share
+    its transposed copy.
     """
     hooks = hooks or Hooks()
     X = sp.csr_matrix(X, dtype=np.float64)
@@ -156,7 +164,8 @@ def fit_logistic(
     n_out = 1 if k == 2 else k
     Y = (np.asarray(y)[:, None] == classes[None, :]).astype(np.float64)
     sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    products = _SplitProducts(X)
+    if products is None:
+        products = _SplitProducts(X)
     theta0 = np.zeros(d * n_out + n_out)
     if init is not None:
         coef = np.asarray(init.coef_, dtype=np.float64)

@@ -93,7 +93,8 @@ def predict_many(
             hooks.step(min(start + batch_size, n), n, "predicting")
     else:
         # A bounded window of batches in flight, so Cancel is honoured within one batch.
-        with ThreadPoolExecutor(n_jobs, thread_name_prefix="triage-predict") as pool:
+        pool = ThreadPoolExecutor(n_jobs, thread_name_prefix="triage-predict")
+        try:
             pending: list[Any] = []
             done = 0
             for start in starts:
@@ -105,18 +106,16 @@ def predict_many(
                     for i, p in enumerate(part):
                         results[i].append(p)
                     done += len(part[0])
-                    try:
-                        hooks.step(done, n, "predicting")
-                    except BaseException:
-                        for f in pending:
-                            f.cancel()
-                        raise
+                    hooks.step(done, n, "predicting")
             for future in pending:
                 part = future.result()
                 for i, p in enumerate(part):
                     results[i].append(p)
                 done += len(part[0])
                 hooks.step(done, n, "predicting")
+        finally:
+            # On Cancel, return at once: batches in flight finish unobserved.
+            pool.shutdown(wait=False, cancel_futures=True)
     out = []
     for model, parts in zip(models, results, strict=True):
         width = len(model.classes)

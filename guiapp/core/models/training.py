@@ -37,7 +37,7 @@ from guiapp.core.errors import InputError, ModelError
 from guiapp.core.messages import CLASSES, LABEL_COLUMN
 from guiapp.core.models import corpora
 from guiapp.core.models.features import TextHasher
-from guiapp.core.models.linear import TfidfBlock, fit_logistic
+from guiapp.core.models.linear import TfidfBlock, fit_logistic, split_products
 from guiapp.core.models.predict import classification_metrics, model_texts, predict_many
 from guiapp.core.models.registry import TrainedModel, add_version, environment, load_current
 from guiapp.core.progress import Hooks
@@ -108,19 +108,18 @@ def hash_matrix(
 
     parts: list[sp.csr_matrix] = []
     hooks.step(0, n, "reading messages")
-    with ThreadPoolExecutor(max(1, n_jobs), thread_name_prefix="triage-hash") as pool:
+    pool = ThreadPoolExecutor(max(1, n_jobs), thread_name_prefix="triage-hash")
+    try:
         window = 2 * max(1, n_jobs)
         futures = [pool.submit(one, s) for s in starts[:window]]
         for i in range(len(starts)):
             parts.append(futures[i].result())
             if i + window < len(starts):
                 futures.append(pool.submit(one, starts[i + window]))
-            try:
-                hooks.step(min(starts[i] + HASH_BATCH, n), n, "reading messages")
-            except BaseException:
-                for f in futures[i + 1 :]:
-                    f.cancel()
-                raise
+            hooks.step(min(starts[i] + HASH_BATCH, n), n, "reading messages")
+    finally:
+        # On Cancel, do not wait for the batches in flight (their results are dropped).
+        pool.shutdown(wait=False, cancel_futures=True)
     return sp.vstack(parts, format="csr")
 
 
@@ -156,14 +155,18 @@ def _fit(
     max_iter: int = MAX_ITER,
     max_seconds: float | None = None,
     hooks: Hooks | None = None,
+    prepared: tuple[TfidfBlock, sp.csr_matrix, Any] | None = None,
 ) -> Pipeline:
-    n_dense = X_counts.shape[1] - (1 << hasher.n_bits)
-    tfidf = TfidfBlock(n_dense=n_dense, min_df=2).fit(X_counts)
+    """Fit TF-IDF + logistic regression; ``prepared`` (from :func:`_prepare`) reuses a
+    fitted TF-IDF, the weighted matrix and its transposed copy across several fits."""
+    tfidf, weighted, products = (
+        prepared if prepared is not None else _prepare(hasher, X_counts, hooks)
+    )
     classes = np.arange(len(CLASSES[task]))
     if init is not None and offsets is not None and len(init.intercept_) == len(offsets):
         init = _with_intercept(init, np.asarray(init.intercept_) - offsets)
     clf = fit_logistic(
-        tfidf.transform(X_counts),
+        weighted,
         y,
         classes=classes,
         sample_weight=weights,
@@ -173,12 +176,25 @@ def _fit(
         tol=TOL,
         max_seconds=max_seconds,
         hooks=hooks,
+        products=products,
     )
     if offsets is not None:
         clf.intercept_ = clf.intercept_ + offsets
     # float32 halves the file; the scores move by ~1e-7.
     clf.coef_ = clf.coef_.astype(np.float32)
     return Pipeline([("hash", hasher), ("tfidf", tfidf), ("clf", clf)])
+
+
+def _prepare(
+    hasher: TextHasher, X_counts: sp.csr_matrix, hooks: Hooks | None = None
+) -> tuple[TfidfBlock, sp.csr_matrix, Any]:
+    hooks = hooks or Hooks()
+    n_dense = X_counts.shape[1] - (1 << hasher.n_bits)
+    tfidf = TfidfBlock(n_dense=n_dense, min_df=2).fit(X_counts)
+    hooks.check()
+    weighted = tfidf.transform(X_counts)
+    hooks.check()
+    return tfidf, weighted, split_products(weighted)
 
 
 def _with_intercept(clf: LogisticRegression, intercept: np.ndarray) -> LogisticRegression:
@@ -772,7 +788,7 @@ def retrain(
     current: TrainedModel | None = None,
     collection: pd.DataFrame | None = None,
     folds: int = 3,
-    max_seconds: float = 6.0,
+    max_seconds: float = 4.0,
     save: bool = True,
     hooks: Hooks | None = None,
     on_progress: Any = None,
@@ -859,6 +875,9 @@ def retrain(
     smallest = counts[counts > 0].min() if counts.any() else 0
     n_folds = int(min(folds, smallest)) if len(np.flatnonzero(counts)) >= 2 else 0
     cv_pred = None
+    # One TF-IDF over every text (no labels involved) serves the folds and the final fit.
+    prepared = _prepare(hasher, X, hooks)
+    hooks.check()
     if n_folds >= 2 and len(u_y) >= 10:
         from sklearn.model_selection import StratifiedKFold
 
@@ -879,6 +898,7 @@ def retrain(
                 offsets=offsets,
                 max_seconds=max_seconds / (2 * n_folds),
                 hooks=sub,
+                prepared=prepared,
             )
             rows = X[n_base + held]
             cv_pred[held] = _codes_from_scores(_scores(pipe, rows))
@@ -903,6 +923,7 @@ def retrain(
         offsets=offsets,
         max_seconds=max_seconds,
         hooks=hooks.scaled(0.7, 0.9),
+        prepared=prepared,
     )
     model = TrainedModel(task, pipeline)
     if cv_pred is None and len(u_y):
