@@ -263,6 +263,41 @@ def import_files(
     return Opened(project, list(result.problems), list(result.files), notes, created=True)
 
 
+@dataclass
+class Imported:
+    """What :func:`import_to_file` made: a closed project file and the import's report."""
+
+    path: Path
+    problems: list[Problem] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def import_to_file(
+    paths: Sequence[str | Path],
+    *,
+    text_column: str | None = None,
+    label_columns: dict[str, str | None] | None = None,
+    project_path: str | Path | None = None,
+    k: int | str = "auto",
+    on_progress=None,
+    stop_requested=None,
+) -> Imported:
+    """:func:`import_files`, leaving the project closed on disk (for a child process: the
+    caller opens the file with :func:`open_project`)."""
+    opened = import_files(
+        paths,
+        text_column=text_column,
+        label_columns=label_columns,
+        project_path=project_path,
+        k=k,
+        on_progress=on_progress,
+        stop_requested=stop_requested,
+    )
+    opened.project.close()
+    return Imported(opened.project.path, opened.problems, opened.files, opened.notes)
+
+
 def open_project(path: str | Path, *, on_progress=None, stop_requested=None) -> Opened:
     """Open a project file and restore its themes."""
     project = Project.open(path, on_progress=on_progress, stop_requested=stop_requested)
@@ -492,6 +527,7 @@ def label_counts(collection: Collection, rows: np.ndarray | None = None) -> dict
 __all__ = [
     "CLUSTERING_KEY",
     "NO_LABEL",
+    "Imported",
     "Opened",
     "Predictions",
     "RetrainOutcome",
@@ -502,6 +538,7 @@ __all__ = [
     "apply_predictions",
     "cluster",
     "import_files",
+    "import_to_file",
     "label_counts",
     "open_project",
     "predict",

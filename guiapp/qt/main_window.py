@@ -94,7 +94,8 @@ class MainWindow(QMainWindow):
         self.project: Project | None = None
         self.notifier = Notifier(self)
         self.runner = TaskRunner(self)
-        self.runner.error_reporter = self.notifier.error
+        # Through a lambda, so that a replaced notifier method still gets every error.
+        self.runner.error_reporter = lambda exc, tb="": self.notifier.error(exc, tb)
         self.editor = LabelEditor(self)
         self.editor.failed.connect(self.notifier.error)
         self.editor.labels_changed.connect(self._on_editor_labels_changed)
@@ -543,18 +544,36 @@ class MainWindow(QMainWindow):
             self.notifier.error(InputError(missing[0], "no such file or folder"))
             return
         k = self.clusters.k()
+        # Reading, predicting and grouping a big import is heavy: a child process does it
+        # and leaves a closed project file, which a thread then opens for the window.
         self.runner.start(
             "open",
-            session.import_files,
+            session.import_to_file,
             list(paths),
             text_column=text_column,
             label_columns=label_columns,
             project_path=project_path,
             k=k,
+            in_process=True,
             title=f"Importing {session.project_name_for(paths)}…",
-            on_result=self._on_opened,
+            on_result=self._on_imported,
             on_error=lambda exc, tb: self._on_import_failed(exc, tb, list(paths), project_path),
             on_cancelled=lambda: self.notifier.status("Import cancelled; nothing was changed."),
+        )
+
+    def _on_imported(self, imported: session.Imported) -> None:
+        def opened(result: session.Opened) -> None:
+            result.problems, result.files = imported.problems, imported.files
+            result.notes, result.created = imported.notes, True
+            self._on_opened(result)
+
+        self.runner.start(
+            "open",
+            session.open_project,
+            str(imported.path),
+            title=f"Opening {imported.path.stem}…",
+            on_result=opened,
+            on_error=lambda exc, tb: self._on_open_project_failed(exc, tb, str(imported.path)),
         )
 
     def open_project(self, path: str | Path) -> None:

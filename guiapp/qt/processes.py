@@ -32,6 +32,25 @@ class WorkerProcessDied(RuntimeError):
     """The child process ended without sending a result (killed, out of memory, crashed)."""
 
 
+def _pack_exception(exc: BaseException) -> tuple:
+    """An exception as (class, args, attributes): the core's errors take keyword-only
+    arguments (file, reason, line, candidates, ...) that plain pickling cannot rebuild."""
+    packed = (type(exc), exc.args, dict(vars(exc)))
+    try:
+        _unpack_exception(pickle.loads(pickle.dumps(packed)))
+    except Exception:  # noqa: BLE001 - an exception that cannot travel is described
+        packed = (RuntimeError, (f"{type(exc).__name__}: {exc}",), {})
+    return packed
+
+
+def _unpack_exception(packed: tuple) -> BaseException:
+    cls, args, attributes = packed
+    exc = cls.__new__(cls)
+    exc.args = args
+    exc.__dict__.update(attributes)
+    return exc
+
+
 def _child_main(conn, stop, fn: Callable[..., Any], args: tuple, kwargs: dict) -> None:
     last = 0.0
 
@@ -47,12 +66,7 @@ def _child_main(conn, stop, fn: Callable[..., Any], args: tuple, kwargs: dict) -
     except Cancelled:
         conn.send(("cancelled",))
     except BaseException as exc:  # noqa: BLE001 - sent to the parent, reported there
-        tb = traceback.format_exc()
-        try:
-            pickle.dumps(exc)
-        except Exception:  # noqa: BLE001 - an exception that cannot travel is described
-            exc = RuntimeError(f"{type(exc).__name__}: {exc}")
-        conn.send(("error", exc, tb))
+        conn.send(("error", _pack_exception(exc), traceback.format_exc()))
     else:
         conn.send(("ok", result))
     finally:
@@ -105,8 +119,8 @@ def run_in_process(
                 elif kind == "cancelled":
                     raise Cancelled()
                 else:
-                    exc, tb = message[1], message[2]
-                    exc.child_traceback = tb  # type: ignore[attr-defined]
+                    exc = _unpack_exception(message[1])
+                    exc.child_traceback = message[2]  # type: ignore[attr-defined]
                     raise exc
             elif not child.is_alive() and not receiver.poll(0):
                 raise WorkerProcessDied(
