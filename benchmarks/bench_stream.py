@@ -22,6 +22,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import re
@@ -57,7 +58,11 @@ def _read_labels(path: Path, rows: int) -> tuple[int, list[str], dict[str, np.nd
         options = pacsv.ConvertOptions(
             include_columns=["spam", "sentiment"], strings_can_be_null=False
         )
-        reader = pacsv.open_csv(path, convert_options=options)
+        reader = pacsv.open_csv(
+            path,
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=options,
+        )
         total, head_parts = 0, []
         for batch in reader:
             if total < rows:
@@ -66,8 +71,8 @@ def _read_labels(path: Path, rows: int) -> tuple[int, list[str], dict[str, np.nd
         import pyarrow as pa
 
         head = pa.Table.from_batches(head_parts).slice(0, rows)
-        with open(path, encoding="utf-8") as fh:
-            columns = fh.readline().rstrip("\n").split(",")
+        with open(path, encoding="utf-8", newline="") as fh:
+            columns = next(csv.reader(fh))
     labels = {
         name: np.asarray(head.column(name).to_pylist()[:rows], dtype=object)
         for name in ("spam", "sentiment")
@@ -101,7 +106,8 @@ def run_one(source: Path, output: Path) -> dict:
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     stderr = proc.stderr
-    updates = len(re.findall(r"\r", stderr))
+    bar = [ln for ln in re.split(r"[\r\n]", stderr) if "|" in ln and ln.strip()]
+    updates = len(bar)
     summary = [ln for ln in stderr.splitlines() if ln.startswith("classified")]
     record = {
         "command": "triage " + " ".join(cmd[3:]).replace(str(C.CACHE), "cache"),
@@ -111,6 +117,7 @@ def run_one(source: Path, output: Path) -> dict:
         # ru_maxrss of children is the largest child so far: valid while that is this one.
         "peak_rss_mb": round(peak / 1024) if peak > before else None,
         "progress_bar_updates": updates,
+        "progress_bar_samples": [bar[len(bar) // 2].strip(), bar[-1].strip()] if bar else [],
         "summary": summary[-1] if summary else "",
     }
     if proc.returncode != 0:
