@@ -638,9 +638,15 @@ class MainWindow(QMainWindow):
         self._search = ("", None)
         self.last_retrain = None
         collection = project.collection
-        self.filter_bar.clear_rows()
         self.model.set_collection(collection)
         self.table.hide_empty_columns()
+        # Filters of the previous project mean nothing here: clear them without emitting
+        # (the filter is applied once, below, to the new collection).
+        self.filter_bar.blockSignals(True)
+        try:
+            self.filter_bar.clear()
+        finally:
+            self.filter_bar.blockSignals(False)
         self.filter_bar.set_clusters(self._cluster_names())
         self.clusters.set_clustering(collection.clustering)
         self._apply_filter(self.filter_bar.spec())
@@ -897,8 +903,10 @@ class MainWindow(QMainWindow):
                 colour = style.LABEL_COLOURS[task][code]
                 cells.append(f'<span style="color:{colour}">{name}</span> {counts[task][code]:,}')
             parts.append(" ".join(cells))
-        if total > len(self.model.order) and shown == self.model.rowCount() and shown < total:
-            pass
+        if self.model.rowCount() < shown:  # see table_model.MAX_VIEW_ROWS (QTBUG-18490)
+            parts.append(
+                f"the table lists the first {self.model.rowCount():,}; filter to see the rest"
+            )
         self.counts_label.setText(" &nbsp;·&nbsp; ".join(parts))
 
     def _on_table_current_row_changed(self, store: int) -> None:

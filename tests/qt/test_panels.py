@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from qt_helpers import WAIT, make_window, open_file
+from qt_helpers import FIXTURES, WAIT, make_window, open_file
 
 from guiapp.qt.dialogs import ExportDialog, RetrainDialog
 from guiapp.qt.settings import Settings
@@ -123,3 +123,13 @@ def test_save_project_as_and_open_it(qtbot, window, tmp_path):
         window.open_paths([str(original)])
     assert window.collection.user["spam"][6] == -1
     assert window.collection.user["spam"][[4, 5]].tolist() == [1, 1]
+
+
+def test_opening_another_project_clears_the_filters(qtbot, window, tmp_path):
+    window.filter_bar.kind.set_selected({"text"})
+    window.filter_bar.show_rows(np.arange(10), "ten rows")
+    assert window.model.rowCount() == 10
+    open_file(qtbot, window, FIXTURES.parent / "bad" / "csv_ragged_rows.csv")
+    assert window.model.rowCount() == len(window.collection) == 2
+    assert window.filter_bar.spec().is_empty()
+    assert not window.filter_bar.rows_chip.isVisible()
