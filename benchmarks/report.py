@@ -65,10 +65,16 @@ def _classify(results: dict) -> list[str]:
             for t in ("spam", "sentiment")
             if f"{t}_agreement_with_corpus_labels" in r
         )
+        load = (
+            f" (of which loading and checking both model files: {r['model_load_seconds']:.2f} s)"
+            if "model_load_seconds" in r
+            else ""
+        )
         out.append(
             f"- {impl} {int(size):,}: {r['per_second']:,.0f} msg/s, runs "
-            f"{', '.join(f'{s:.2f}' for s in r['seconds'])} s; agreement with the corpus label "
-            f"of the sampled rows (mostly training rows, so not an accuracy): {agree}"
+            f"{', '.join(f'{s:.2f}' for s in r['seconds'])} s{load}; load average "
+            f"{r.get('load_average')}; agreement with the corpus label of the sampled rows "
+            f"(mostly training rows, so not an accuracy): {agree}"
         )
     return out
 

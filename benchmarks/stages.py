@@ -111,8 +111,12 @@ def predict_ours(collection):
 
 
 def classify_ours(n: int, runs: int) -> dict:
+    from guiapp.core import models
+
     collection = C.collection_from_csv(n)
     timing, predictions = C.repeat(lambda: predict_ours(collection), runs)
+    # session.predict loads (and checks) the model files on every call; that part alone:
+    loading, _ = C.repeat(lambda: [models.load_current(t) for t in TASKS], runs)
     missing = [t for t in TASKS if t not in predictions.prob]
     if missing:
         raise RuntimeError("; ".join(predictions.notes) or f"no {missing} predictions")
@@ -122,7 +126,7 @@ def classify_ours(n: int, runs: int) -> dict:
         sentiment=predictions.prob["sentiment"],
         versions=np.array([predictions.versions["spam"], predictions.versions["sentiment"]]),
     )
-    extra = {"rows": n, "per_second": n / timing.median}
+    extra = {"rows": n, "per_second": n / timing.median, "model_load_seconds": loading.median}
     extra.update(_agreement_with_truth(n, predictions.prob))
     return _record(timing, **extra)
 
@@ -175,6 +179,21 @@ def cluster_ours(n: int, runs: int) -> dict:
         labels=clustering.labels,
         top_terms=np.array([json.dumps(clustering.top_terms)]),
     )
+    sizes = np.bincount(clustering.labels[clustering.labels >= 0])
+    return _record(
+        timing, rows=n, k=clustering.k, largest_theme_share=float(sizes.max() / sizes.sum())
+    )
+
+
+def cluster_distinct_ours(n: int, runs: int) -> dict:
+    """The worst case for de-duplication: every text made unique by one extra token
+    (bench_clustering's "all distinct" sample)."""
+    from benchmarks.bench_clustering import load_texts, sample
+    from guiapp.core import session
+    from guiapp.core.collection import Collection
+
+    collection = Collection(sample(load_texts(C.shared_data()), n, C.SEED, distinct=True))
+    timing, clustering = C.repeat(lambda: session.cluster(collection, k=20), runs)
     sizes = np.bincount(clustering.labels[clustering.labels >= 0])
     return _record(
         timing, rows=n, k=clustering.k, largest_theme_share=float(sizes.max() / sizes.sum())
@@ -405,6 +424,7 @@ STAGES = {
     ("classify", "plain"): classify_plain,
     ("cluster", "ours"): cluster_ours,
     ("cluster", "plain"): cluster_plain,
+    ("cluster_distinct", "ours"): cluster_distinct_ours,
     ("export", "ours"): export_ours,
     ("export", "plain"): export_plain,
     ("retrain", "ours"): retrain_ours,
