@@ -17,17 +17,24 @@ Re-importing an export (:func:`guiapp.core.io.load_collection`) restores the use
 exactly. Cells a spreadsheet would run as a formula (leading ``=``, ``+``, ``-``, ``@``,
 tab, CR) get a leading ``'``, as OWASP advises; :func:`restore_cell` undoes it on import.
 The file is written under a temporary name in the target folder and renamed into place, so
-a failed or cancelled export never leaves half a file (nor clobbers an older export).
+a failed, cancelled or killed export never leaves half a file (nor clobbers an older
+export); the hidden ``.NAME.*.partial`` a killed one leaves is removed by the next export.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import os
 import re
 import tempfile
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: a file open elsewhere cannot be deleted anyway
+    fcntl = None  # type: ignore[assignment]
 
 import numpy as np
 import pandas as pd
@@ -208,13 +215,11 @@ class TableWriter:
     def __enter__(self) -> TableWriter:
         folder = self.path.parent if str(self.path.parent) else Path(".")
         try:
-            fd, tmp_name = tempfile.mkstemp(
-                prefix=f".{self.path.name}.", suffix=".partial", dir=folder
-            )
+            fd, self._tmp = _locked_temp(folder, self.path.name)
         except OSError as exc:
             raise ExportError(self.path, _os_reason(exc)) from exc
-        self._tmp = Path(tmp_name)
         self._raw = os.fdopen(fd, "wb")
+        remove_stale_partials(self.path, keep=self._tmp)
         try:
             if self.parquet:
                 self._writer = pq.ParquetWriter(self._raw, self.schema, compression="zstd")
@@ -264,6 +269,79 @@ class TableWriter:
         if self._tmp is not None:
             with contextlib.suppress(OSError):
                 self._tmp.unlink()
+
+
+PARTIAL_SUFFIX = ".partial"
+
+
+def _locked_temp(folder: Path, name: str) -> tuple[int, Path]:
+    """A new hidden ``.NAME.XXXX.partial`` in ``folder``, open and locked for writing.
+
+    The file is created as ``.creating``, locked (``flock``, where the OS has it), then
+    renamed: a ``.partial`` is locked from the moment it has that name until its writer
+    closes it or dies, so :func:`remove_stale_partials` can tell a live export from one a
+    kill left behind. Its mode follows the umask, as a plain ``open`` would (``mkstemp``
+    alone makes an export only its owner can read).
+    """
+    fd, creating = tempfile.mkstemp(prefix=f".{name}.", suffix=".creating", dir=folder)
+    try:
+        with contextlib.suppress(OSError, AttributeError):
+            os.fchmod(fd, 0o666 & ~_umask())
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        tmp = Path(creating[: -len(".creating")] + PARTIAL_SUFFIX)
+        os.replace(creating, tmp)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(creating)
+        raise
+    return fd, tmp
+
+
+def _umask() -> int:
+    # Reading the umask means setting it; /proc says it without that (Linux 4.7+).
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def remove_stale_partials(path: str | Path, *, keep: Path | None = None) -> int:
+    """Remove the temporaries that exports to ``path`` left when they were killed.
+
+    A ``.partial`` whose writer is alive is locked (POSIX) or cannot be deleted (Windows)
+    and stays. Returns how many were removed.
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    removed = 0
+    try:
+        candidates = list(folder.glob(f".{glob.escape(path.name)}.*{PARTIAL_SUFFIX}"))
+    except OSError:
+        return 0
+    for candidate in candidates:
+        if keep is not None and candidate == keep:
+            continue
+        try:
+            fd = os.open(candidate, os.O_RDWR)
+        except OSError:
+            continue
+        try:
+            if fcntl is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    continue  # a live export is writing it
+            with contextlib.suppress(OSError):
+                os.unlink(candidate)
+                removed += 1
+        finally:
+            os.close(fd)
+    return removed
 
 
 def _os_reason(exc: OSError) -> str:
