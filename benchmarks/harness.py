@@ -165,9 +165,19 @@ def measure(args: argparse.Namespace) -> dict:
         )
         save_results(results)
     if "stall" in stages:
+        from benchmarks import stall_report
+
+        dumps = C.cache_dir() / f"stalls_{biggest}.txt"
         results["stall"] = run_script(
-            "benchmarks.bench_stall", ["--rows", str(biggest)], args.timeout, f"stall {biggest:,}"
+            "benchmarks.bench_stall",
+            ["--rows", str(biggest), "--dump-stalls", str(dumps)],
+            args.timeout,
+            f"stall {biggest:,}",
         )
+        if dumps.exists():
+            results["stall"]["where"] = stall_report.report(
+                dumps.read_text(encoding="utf-8", errors="replace"), top=5
+            )
         save_results(results)
     if "stream" in stages:
         results["stream"] = run_script(

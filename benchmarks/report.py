@@ -134,15 +134,29 @@ def _stall(results: dict) -> list[str]:
     stall = results.get("stall")
     if not stall:
         return ["Not measured."]
-    return [
+    where = stall.get("where")
+    figures = {k: v for k, v in stall.items() if k != "where"}
+    out = [
         "`benchmarks/bench_stall.py`: a 10 ms precise `QTimer` on the GUI thread; lateness = "
-        "gap between ticks − 10 ms. *during*: while the worker ran; *applying*: the "
-        f"{1.5:g} s after it ended (the result handler on the GUI thread).",
+        "gap between ticks − 10 ms. *during*: while a background task of that kind ran; "
+        "*applying*: the rest until the window applied the result, plus 1.5 s (hand-over "
+        "between tasks, result handlers on the GUI thread, what they start).",
         "",
         "```json",
-        json.dumps(stall, indent=1),
+        json.dumps(figures, indent=1),
         "```",
     ]
+    if where:
+        out += [
+            "",
+            "Where the threads were 60 ms into each stall (faulthandler dumps, "
+            "`python -m benchmarks.stall_report benchmarks/cache/stalls_<rows>.txt`):",
+            "",
+            "```",
+            where,
+            "```",
+        ]
+    return out
 
 
 def _stream(results: dict) -> list[str]:
