@@ -216,9 +216,15 @@ def _time_cell(rec: dict | None) -> str:
         return f"> {rec['timed_out']:.0f} s (stopped)"
     if "error" in rec:
         return "error: " + rec["error"].splitlines()[0][:60]
-    runs = rec.get("seconds", [])
-    spread = f" ({len(runs)} runs)" if len(runs) > 1 else " (1 run)"
-    return _secs(rec["median"]) + spread
+    return _secs(rec["median"]) + _runs_note(rec)
+
+
+def _runs_note(rec: dict) -> str:
+    """ " (3 runs, load 1.7)": the run count and the median load average before them."""
+    runs = len(rec.get("seconds", []))
+    loads = sorted(rec.get("load_average") or [])
+    load = f", load {loads[len(loads) // 2]:.1f}" if loads else ""
+    return f" ({runs} run{'s' if runs != 1 else ''}{load})"
 
 
 def _ratio(ours: dict | None, plain: dict | None) -> str:
@@ -247,11 +253,15 @@ def table_rows(results: dict) -> list[list[str]]:
         elif ours is not None and check is not None:
             ok = False
         if unit == "rate" and ours and "per_second" in ours:
-            ours_cell = f"{ours['per_second']:,.0f} msg/s ({_secs(ours['median'])}, {len(ours['seconds'])} run{'s' if len(ours['seconds']) > 1 else ''})"
+            ours_cell = (
+                f"{ours['per_second']:,.0f} msg/s, {_secs(ours['median'])}{_runs_note(ours)}"
+            )
         else:
             ours_cell = _time_cell(ours)
         if unit == "rate" and plain and "per_second" in plain:
-            plain_cell = f"{plain['per_second']:,.0f} msg/s ({_secs(plain['median'])})"
+            plain_cell = (
+                f"{plain['per_second']:,.0f} msg/s, {_secs(plain['median'])}{_runs_note(plain)}"
+            )
         else:
             plain_cell = _time_cell(plain)
         rss = f"{_mb((ours or {}).get('peak_rss_mb'))} / {_mb((plain or {}).get('peak_rss_mb'))}"
