@@ -339,6 +339,10 @@ class TaskReport:
     confusion: list[list[int]]  # rows: true class, columns: predicted (after)
     flipped: int  # rows of the collection whose predicted label changed
     card: dict = field(default_factory=dict)
+    unfitted_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Store rows whose user label the new model still contradicts (see ``notes``)."""
+    unfitted_reasons: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -432,6 +436,9 @@ def _task_report(task: str, result, collection: Collection, flipped: int) -> Tas
         confusion=[list(map(int, row)) for row in report.confusion],
         flipped=flipped,
         card=dict(result.model.card),
+        unfitted_rows=np.flatnonzero(collection.user[task] >= 0)[report.unfitted_rows],
+        unfitted_reasons=dict(report.unfitted_reasons),
+        notes=list(report.notes),
     )
 
 

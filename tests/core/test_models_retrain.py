@@ -49,7 +49,6 @@ def test_retrain_honours_corrections(shipped_spam):
         current=shipped_spam,
         collection=messages,
         weight=5.0,
-        max_seconds=4.0,
     )
     after = models.predict_proba(model, corrections)
     assert (after >= 0.5).all(), after
@@ -64,6 +63,117 @@ def test_retrain_honours_corrections(shipped_spam):
     assert np.allclose(models.predict_proba(again, corrections), after, atol=1e-6)
 
 
+def confident_mistakes(model: models.TrainedModel, messages: pd.DataFrame, n: int):
+    """The ``n`` messages the model is surest are ham, labelled spam, and the ``n`` it is
+    surest are spam, labelled ham: corrections that go against everything it learnt."""
+    prob = models.predict_proba(model, messages)
+    order = np.argsort(prob)
+    chosen = np.concatenate([order[:n], order[-n:]])
+    labels = np.array([1] * n + [0] * n, dtype=np.int8)
+    assert ((prob[chosen] >= 0.5) != (labels == 1)).all()
+    return messages.iloc[chosen].reset_index(drop=True), labels
+
+
+def test_corrected_messages_come_out_corrected(shipped_spam):
+    # Held-out real SMS and e-mails; a user weight far too small for one fit to honour the
+    # corrections, so the fit must raise their weights round by round until it does.
+    messages = pd.concat(
+        [sms_frame().iloc[150:], enron_frame().iloc[40:]], ignore_index=True
+    ).reset_index(drop=True)
+    corrections, labels = confident_mistakes(shipped_spam, messages, 10)
+    model, report = models.retrain(
+        "spam",
+        corrections,
+        labels,
+        base_training_data=spam_base(),
+        current=shipped_spam,
+        weight=0.02,
+        save=False,
+    )
+    after = models.predict_proba(model, corrections)
+    assert ((after >= 0.5) == (labels == 1)).all(), after
+    assert report.unfitted == 0 and report.unfitted_rows.size == 0 and not report.notes
+    assert report.fit["correction_rounds"] >= 1
+    assert report.fit["largest_weight_factor"] > 1 and report.fit["stop"] == "converged"
+    # duplicates of a corrected message count as labelled messages, fitted once
+    doubled = pd.concat([corrections, corrections.iloc[:3]], ignore_index=True)
+    _, again = models.retrain(
+        "spam",
+        doubled,
+        np.concatenate([labels, labels[:3]]),
+        base_training_data=spam_base(),
+        current=shipped_spam,
+        save=False,
+    )
+    assert again.n_user_labels == 23 and again.fit["distinct_user_messages"] == 20
+    assert again.unfitted == 0 and sum(map(sum, again.confusion)) == 23
+
+
+def test_sentiment_corrections_come_out_corrected():
+    current = models.load_current("sentiment")
+    tweets = tweet_frame()
+    prob = models.predict_proba(current, tweets)
+    sure = np.argsort(-prob.max(axis=1))[:12]
+    # each of the 12 tweets the model is surest about gets the next class round
+    labels = ((np.argmax(prob[sure], axis=1) + 1) % 3).astype(np.int8)
+    corrections = tweets.iloc[sure].reset_index(drop=True)
+    base = tweets.iloc[:200].assign(
+        task="sentiment", corpus="semeval", label=tweets["user_sentiment"].iloc[:200]
+    )
+    model, report = models.retrain(
+        "sentiment",
+        corrections,
+        labels,
+        base_training_data=base.drop(index=sure, errors="ignore"),
+        current=current,
+        weight=0.05,
+        save=False,
+    )
+    assert (np.argmax(models.predict_proba(model, corrections), axis=1) == labels).all()
+    assert report.unfitted == 0 and report.fit["correction_rounds"] >= 1
+
+
+def test_corrections_that_cannot_be_fitted_are_reported(shipped_spam):
+    messages = sms_frame().iloc[150:].reset_index(drop=True)
+    corrections, labels = confident_mistakes(shipped_spam, messages, 4)
+    # the same text labelled both ways: no model can honour both
+    twin = corrections.iloc[[0]]
+    corrections = pd.concat([corrections, twin], ignore_index=True)
+    labels = np.concatenate([labels, [1 - labels[0]]]).astype(np.int8)
+    model, report = models.retrain(
+        "spam",
+        corrections,
+        labels,
+        base_training_data=spam_base(),
+        current=shipped_spam,
+        save=False,
+    )
+    assert report.unfitted == 1 and report.unfitted_reasons == {"conflicting labels": 1}
+    assert report.unfitted_rows.tolist() in ([0], [8])
+    assert "conflicting labels" in report.notes[0] and "1 of the 9" in report.notes[0]
+    after = models.predict_proba(model, corrections)
+    assert ((after >= 0.5) == (labels == 1))[1:8].all()
+    assert model.card["evaluation"]["unfitted"]["count"] == 1
+
+
+def test_a_fit_stopped_by_the_time_limit_says_so(shipped_spam):
+    messages = sms_frame().iloc[150:].reset_index(drop=True)
+    corrections, labels = confident_mistakes(shipped_spam, messages, 4)
+    _, report = models.retrain(
+        "spam",
+        corrections,
+        labels,
+        base_training_data=spam_base(),
+        current=shipped_spam,
+        weight=0.02,
+        max_seconds=0.0,
+        save=False,
+    )
+    assert report.fit["stop"] == "time" and report.fit["correction_rounds"] == 0
+    assert report.unfitted > 0 and report.unfitted_reasons == {"time limit": report.unfitted}
+    assert any("time limit" in note for note in report.notes)
+
+
 def test_retrain_report_cross_validates_when_there_are_enough_labels(shipped_spam):
     frame = sms_frame()
     user = frame.iloc[100:].reset_index(drop=True)
@@ -73,12 +183,17 @@ def test_retrain_report_cross_validates_when_there_are_enough_labels(shipped_spa
         base_training_data=spam_base().iloc[:100],
         current=shipped_spam,
         folds=3,
-        max_seconds=3.0,
         save=False,
     )
     cv = result.report.cv
     assert cv["method"].startswith("stratified 3-fold")
-    assert cv["before"]["accuracy"] >= 0.9 and cv["after"]["accuracy"] >= 0.9
+    # "after" is measured on held-out folds, each fitted to convergence on 100 training
+    # messages plus two thirds of the labels: far below the shipped model's "before" (the
+    # benchmark measures it with the shipped training data), and below the new model's
+    # fit of the labels it saw.
+    assert cv["before"]["accuracy"] >= 0.95 and 0.8 <= cv["after"]["accuracy"] < 0.95
+    fitted = models.predict_proba(result.model, user) >= 0.5
+    assert (fitted == (user["user_spam"].to_numpy() == 1)).all()
     assert sum(map(sum, result.report.confusion)) == len(user)
     assert set(result.report.per_class) == {"ham", "spam"}
     assert models.active_version("spam") == "shipped"  # save=False
@@ -101,7 +216,6 @@ def test_sentiment_retrain_learns_a_corrected_tweet():
         base_training_data=base,
         current=current,
         weight=10.0,
-        max_seconds=4.0,
         save=False,
     )
     assert np.argmax(models.predict_proba(model, [text]), axis=1)[0] == 2
@@ -111,12 +225,8 @@ def test_versions_and_rollback_never_touch_shipped_files(shipped_spam):
     shipped_before = shipped_hashes()
     base = spam_base()
     corrections = sms_frame().iloc[150:160].reset_index(drop=True)
-    first, _ = models.retrain(
-        "spam", corrections, base_training_data=base, current=shipped_spam, max_seconds=2.0
-    )
-    second, _ = models.retrain(
-        "spam", corrections, base_training_data=base, current=first, max_seconds=2.0
-    )
+    first, _ = models.retrain("spam", corrections, base_training_data=base, current=shipped_spam)
+    second, _ = models.retrain("spam", corrections, base_training_data=base, current=first)
     versions = models.list_versions("spam")
     assert [v.version for v in versions] == [second.version, first.version, shipped_spam.version]
     assert [v.active for v in versions] == [True, False, False]

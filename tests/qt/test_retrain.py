@@ -137,11 +137,6 @@ def test_cancel_a_retrain(qtbot, window):
     assert models.active_version("spam") == models.SHIPPED
 
 
-@pytest.mark.xfail(
-    reason="core.models.retrain: one of 20 confident spam corrected to ham keeps P(spam) >= 0.5 "
-    "(user weight 5); reported to the lead",
-    strict=False,
-)
 def test_corrected_messages_come_out_corrected_after_retraining(qtbot, window):
     c = window.collection
     to_spam, to_ham = correct_some(window)

@@ -10,6 +10,12 @@ done by hand, for speed and for Cancel:
   training data), so Cancel lands well within a second. It accepts a starting point, which
   is how a retrain builds on the model it replaces. The result is an ordinary fitted
   ``LogisticRegression``.
+- :func:`minimize_logistic` minimises the same objective faster from a warm start (the
+  retrain path): L-BFGS preconditioned by the diagonal of the Hessian, with an exact line
+  search that costs no sparse product (the scores move along ``Z + t * (X @ P)``, so the
+  loss along the line is a cheap function of ``t``). An iteration is one ``X @ P`` and one
+  ``X.T @ G``; from the current model, 20 corrected messages are fitted in about six
+  iterations where plain L-BFGS needed about twenty-five.
 - :func:`decision_scores` applies ``TfidfBlock`` + the linear model straight to the
   unsummed n-gram occurrences of a :class:`~.features.HashedBatch` with ``bincount``,
   without building a sparse matrix: several times faster, same numbers.
@@ -17,9 +23,11 @@ done by hand, for speed and for Cancel:
 
 from __future__ import annotations
 
+import math
 import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,6 +36,7 @@ from scipy.optimize import minimize
 from scipy.special import expit, log_softmax
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.linear_model import LogisticRegression
+from threadpoolctl import threadpool_limits
 
 from guiapp.core.models.features import HashedBatch
 from guiapp.core.progress import Hooks
@@ -103,6 +112,19 @@ def _pool() -> ThreadPoolExecutor:
     return _POOL
 
 
+def rows_view(X: sp.csr_matrix, start: int, stop: int) -> sp.csr_matrix:
+    """Rows ``start:stop`` of a CSR matrix sharing its data and indices (``X[a:b]``
+    copies them: seconds on the training matrices)."""
+    s, e = int(X.indptr[start]), int(X.indptr[stop])
+    # Assigned, not passed to the constructor: its format check copies ("prunes") arrays
+    # that are views of much larger ones.
+    view = sp.csr_matrix((stop - start, X.shape[1]), dtype=X.dtype)
+    view.data = X.data[s:e]
+    view.indices = X.indices[s:e]
+    view.indptr = X.indptr[start : stop + 1] - s
+    return view
+
+
 class _SplitProducts:
     """``X @ W`` and ``X.T @ G`` with the rows split over two threads (SciPy's sparse
     kernels release the GIL). ``X.T @ G`` is the sum of the halves' products, so no
@@ -117,7 +139,7 @@ class _SplitProducts:
         else:
             # Split where half the non-zeros are, not half the rows.
             mid = int(np.searchsorted(X.indptr, X.nnz // 2))
-            self.parts = [X[:mid], X[mid:]]
+            self.parts = [rows_view(X, 0, mid), rows_view(X, mid, n)]
             self.bounds = [0, mid, n]
 
     def _map(self, fn: Any, items: list[Any]) -> list[Any]:
@@ -133,6 +155,28 @@ class _SplitProducts:
             (P, G[a:b]) for P, a, b in zip(self.parts, self.bounds, self.bounds[1:], strict=False)
         ]
         return sum(self._map(lambda item: np.asarray(item[0].T @ item[1]), pieces))
+
+    def tdot_squared(self, H: np.ndarray, chunk: int = 4096) -> np.ndarray:
+        """``(X * X).T @ H`` (the element-wise square of ``X``), in row chunks so that the
+        squared copy never exceeds one chunk."""
+
+        def part(item: tuple[sp.csr_matrix, np.ndarray]) -> np.ndarray:
+            P, Hp = item
+            out = np.zeros((P.shape[1], Hp.shape[1]))
+            for a in range(0, P.shape[0], chunk):
+                b = min(a + chunk, P.shape[0])
+                s, e = P.indptr[a], P.indptr[b]
+                block = sp.csr_matrix(
+                    (P.data[s:e] ** 2, P.indices[s:e], P.indptr[a : b + 1] - s),
+                    shape=(b - a, P.shape[1]),
+                )
+                out += np.asarray(block.T @ Hp[a:b])
+            return out
+
+        pieces = [
+            (P, H[a:b]) for P, a, b in zip(self.parts, self.bounds, self.bounds[1:], strict=False)
+        ]
+        return sum(self._map(part, pieces))
 
 
 def split_products(X: sp.csr_matrix) -> _SplitProducts:
@@ -226,6 +270,247 @@ def fit_logistic(
     model.n_features_in_ = d
     model.n_iter_ = np.array([int(result.nit)])
     return model
+
+
+# ------------------------------------------------- preconditioned L-BFGS (retrain)
+
+
+@dataclass
+class FitInfo:
+    """How a fit by :func:`minimize_logistic` went.
+
+    ``stop``: "converged" (relative decrease of the objective below ``ftol``), "max_iter",
+    "time" (``max_seconds`` reached) or "no progress" (the line search found no decrease:
+    already at the minimum to machine precision).
+    """
+
+    iterations: int = 0
+    passes: int = 0  # sparse products over X (each X @ P or X.T @ G counts one)
+    objective: float = math.nan
+    stop: str = ""
+    seconds: float = 0.0
+
+    @property
+    def converged(self) -> bool:
+        return self.stop in ("converged", "no progress")
+
+
+class _Objective:
+    """``sum_i w_i * logloss_i(Z_i) + ||W||**2 / (2 C)`` and its derivatives, for scores
+    ``Z = X @ W + b`` (binary: one column, multinomial: one per class)."""
+
+    def __init__(self, Y: np.ndarray, sw: np.ndarray, C: float, binary: bool):
+        self.Y = Y  # (n, 1) for binary (the positive class), (n, k) one-hot else
+        self.sw = sw
+        self.C = C
+        self.binary = binary
+
+    def data(self, Z: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """Loss (without the penalty), residuals ``w * (p - y)`` and the Hessian weights
+        ``w * p * (1 - p)`` (the diagonal's), all from the scores."""
+        sw = self.sw
+        if self.binary:
+            z = Z[:, 0]
+            y = self.Y[:, 0]
+            p = expit(z)
+            loss = float(np.sum(sw * (np.logaddexp(0.0, z) - y * z)))
+            return loss, (sw * (p - y))[:, None], (sw * p * (1.0 - p))[:, None]
+        L = log_softmax(Z, axis=1)
+        P = np.exp(L)
+        loss = -float(np.sum(sw * np.sum(self.Y * L, axis=1)))
+        return loss, sw[:, None] * (P - self.Y), sw[:, None] * P * (1.0 - P)
+
+    def line(
+        self, Z: np.ndarray, U: np.ndarray, t: float, wp: float, pp: float
+    ) -> tuple[float, float]:
+        """First and second derivative in ``t`` of the objective at ``Z + t U`` (``wp`` =
+        W.P and ``pp`` = P.P of the weight part of the step, for the penalty)."""
+        sw = self.sw
+        M = Z + t * U
+        if self.binary:
+            p = expit(M[:, 0])
+            u = U[:, 0]
+            d1 = float(np.sum(sw * (p - self.Y[:, 0]) * u))
+            d2 = float(np.sum(sw * p * (1.0 - p) * u * u))
+        else:
+            P = np.exp(log_softmax(M, axis=1))
+            mean_u = np.sum(P * U, axis=1)
+            d1 = float(np.sum(sw * (mean_u - np.sum(self.Y * U, axis=1))))
+            d2 = float(np.sum(sw * (np.sum(P * U * U, axis=1) - mean_u * mean_u)))
+        return d1 + (wp + t * pp) / self.C, d2 + pp / self.C
+
+
+def _line_search(
+    obj: _Objective, Z: np.ndarray, U: np.ndarray, wp: float, pp: float, slope0: float
+) -> float:
+    """Step length along a descent direction: a safeguarded Newton search for a zero of
+    the (convex) objective's derivative, stopping at ``|phi'(t)| <= 0.1 |phi'(0)|``
+    (strong Wolfe with c2 = 0.1). Only O(n k) work per trial: no sparse product."""
+    lo, hi = 0.0, math.inf
+    t = 1.0
+    for _ in range(20):
+        d1, d2 = obj.line(Z, U, t, wp, pp)
+        if abs(d1) <= 0.1 * abs(slope0):
+            return t
+        if d1 > 0:
+            hi = t
+        else:
+            lo = t
+        step = t - d1 / d2 if d2 > 0 else math.nan
+        if lo < step < hi:
+            t = step
+        else:
+            t = 0.5 * (lo + hi) if hi < math.inf else 2.0 * t
+    return t if lo > 0 or hi < math.inf else 0.0
+
+
+def minimize_logistic(
+    products: _SplitProducts,
+    y: np.ndarray,
+    *,
+    classes: np.ndarray,
+    sample_weight: np.ndarray,
+    C: float,
+    coef: np.ndarray | None = None,
+    intercept: np.ndarray | None = None,
+    max_iter: int = 100,
+    ftol: float = 1e-5,
+    max_seconds: float | None = None,
+    memory: int = 10,
+    hooks: Hooks | None = None,
+) -> tuple[np.ndarray, np.ndarray, FitInfo]:
+    """Minimise the objective of :func:`fit_logistic` from ``coef`` / ``intercept``.
+
+    L-BFGS whose initial inverse Hessian is the inverse of the Hessian's diagonal at the
+    start (``(X*X).T @ (w p (1-p)) + 1/C``: TF-IDF columns differ in scale by orders of
+    magnitude, and the plain method spends its first iterations learning that), with the
+    line search of :func:`_line_search`. Stops when an iteration lowers the objective by
+    less than ``ftol`` of its value, after ``max_iter`` iterations or ``max_seconds``;
+    polls ``hooks`` before every sparse product (Cancel raises :class:`Cancelled`).
+
+    Returns ``(coef (n_out, d), intercept (n_out,), FitInfo)``.
+    """
+    # The vector work on ~260k-long arrays runs one BLAS thread: OpenBLAS's own threads
+    # made each dot product 5-50x slower on a busy two-core machine (they spin, waiting
+    # for a core), and the sparse products already use both cores.
+    with threadpool_limits(1, user_api="blas"):
+        return _minimize_logistic(
+            products,
+            y,
+            classes=classes,
+            sample_weight=sample_weight,
+            C=C,
+            coef=coef,
+            intercept=intercept,
+            max_iter=max_iter,
+            ftol=ftol,
+            max_seconds=max_seconds,
+            memory=memory,
+            hooks=hooks,
+        )
+
+
+def _minimize_logistic(
+    products: _SplitProducts,
+    y: np.ndarray,
+    *,
+    classes: np.ndarray,
+    sample_weight: np.ndarray,
+    C: float,
+    coef: np.ndarray | None,
+    intercept: np.ndarray | None,
+    max_iter: int,
+    ftol: float,
+    max_seconds: float | None,
+    memory: int,
+    hooks: Hooks | None,
+) -> tuple[np.ndarray, np.ndarray, FitInfo]:
+    hooks = hooks or Hooks()
+    started = time.monotonic()
+    classes = np.asarray(classes)
+    k = len(classes)
+    binary = k == 2
+    n_out = 1 if binary else k
+    d = products.parts[0].shape[1]
+    y = np.asarray(y)
+    Y = (y[:, None] == classes[None, :]).astype(np.float64)
+    if binary:
+        Y = Y[:, 1:2]
+    sw = np.asarray(sample_weight, dtype=np.float64)
+    obj = _Objective(Y, sw, C, binary)
+    W = np.zeros((d, n_out)) if coef is None else np.array(coef, dtype=np.float64).T.copy()
+    b = np.zeros(n_out) if intercept is None else np.array(intercept, dtype=np.float64).copy()
+    info = FitInfo()
+
+    def product(fn: Any, arg: np.ndarray) -> np.ndarray:
+        hooks.check()
+        info.passes += 1
+        return np.asarray(fn(arg))
+
+    Z = product(products.dot, W) + b
+    loss, R, H = obj.data(Z)
+    f = loss + 0.5 * float(np.sum(W * W)) / C
+    g = np.concatenate((product(products.tdot, R) + W / C, R.sum(axis=0)[None, :]))
+    # The preconditioner: the Hessian's diagonal at the start (one pass over X squared).
+    hooks.check()
+    diag = np.concatenate(
+        (products.tdot_squared(H) + 1.0 / C, np.maximum(H.sum(axis=0), 1e-12)[None, :])
+    )
+    inv_diag = 1.0 / diag
+    pairs: list[tuple[np.ndarray, np.ndarray, float]] = []
+    info.stop = "max_iter"
+    for it in range(max_iter):
+        # Two-loop recursion with H0 = gamma * diag**-1.
+        q = g.copy()
+        alphas = []
+        for s_, y_, rho in reversed(pairs):
+            a = rho * float(np.vdot(s_, q))
+            alphas.append(a)
+            q -= a * y_
+        if pairs:
+            s_, y_, _ = pairs[-1]
+            q *= (float(np.vdot(s_, y_)) / float(np.vdot(y_, y_ * inv_diag))) * inv_diag
+        else:
+            q *= inv_diag
+        for (s_, y_, rho), a in zip(pairs, reversed(alphas), strict=True):
+            q += s_ * (a - rho * float(np.vdot(y_, q)))
+        p = -q
+        slope = float(np.vdot(g, p))
+        if not slope < 0:  # lost descent (numerical): restart from the preconditioned gradient
+            pairs.clear()
+            p = -g * inv_diag
+            slope = float(np.vdot(g, p))
+        P, pb = p[:d], p[d]
+        U = product(products.dot, P) + pb
+        t = _line_search(obj, Z, U, float(np.vdot(W, P)), float(np.vdot(P, P)), slope)
+        if t <= 0:
+            info.stop = "no progress"
+            break
+        W += t * P
+        b += t * pb
+        Z += t * U
+        loss, R, H = obj.data(Z)
+        f_new = loss + 0.5 * float(np.sum(W * W)) / C
+        g_new = np.concatenate((product(products.tdot, R) + W / C, R.sum(axis=0)[None, :]))
+        s_vec, y_vec = t * p, g_new - g
+        sy = float(np.vdot(s_vec, y_vec))
+        if sy > 1e-12 * float(np.vdot(y_vec, y_vec)):
+            pairs.append((s_vec, y_vec, 1.0 / sy))
+            if len(pairs) > memory:
+                pairs.pop(0)
+        decrease = (f - f_new) / max(abs(f_new), 1.0)
+        f, g = f_new, g_new
+        info.iterations = it + 1
+        hooks.step(it + 1, max_iter, "fitting")
+        if decrease < ftol:
+            info.stop = "converged"
+            break
+        if max_seconds is not None and time.monotonic() - started > max_seconds:
+            info.stop = "time"
+            break
+    info.objective = f
+    info.seconds = time.monotonic() - started
+    return np.ascontiguousarray(W.T), b, info
 
 
 # ------------------------------------------------------------------- scoring

@@ -17,6 +17,7 @@ Recipe (measured in ``benchmarks/bench_models.py``; figures in the cards):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import platform
 import time
@@ -37,7 +38,24 @@ from guiapp.core.errors import InputError, ModelError
 from guiapp.core.messages import CLASSES, LABEL_COLUMN
 from guiapp.core.models import corpora
 from guiapp.core.models.features import TextHasher
-from guiapp.core.models.linear import TfidfBlock, fit_logistic, split_products
+from guiapp.core.models.hashed import (
+    HashedTexts,
+    TrainingCounts,
+    _vstack,
+    counts_of_frame,
+    hash_counts,
+    hash_texts,
+    take_rows,
+    training_counts,
+)
+from guiapp.core.models.linear import (
+    FitInfo,
+    TfidfBlock,
+    fit_logistic,
+    minimize_logistic,
+    rows_view,
+    split_products,
+)
 from guiapp.core.models.predict import classification_metrics, model_texts, predict_many
 from guiapp.core.models.registry import TrainedModel, add_version, environment, load_current
 from guiapp.core.progress import Hooks
@@ -59,7 +77,6 @@ MAX_ITER = 600
 TOL = 1e-4
 TRAINING_DATA = "training_data.parquet"
 BUILD_COMMAND = "triage train   (python -m guiapp train)"
-HASH_BATCH = 2000
 LEXICON_SOURCE = "vaderSentiment 3.3.2, vader_lexicon.txt (C.J. Hutto, MIT licence)"
 
 
@@ -93,35 +110,8 @@ def make_hasher(lexicon: dict[str, float] | None = None) -> TextHasher:
 def hash_matrix(
     hasher: TextHasher, texts: Sequence[str], hooks: Hooks | None = None, n_jobs: int = 1
 ) -> sp.csr_matrix:
-    """Counts of every text as one sparse matrix, in batches over ``n_jobs`` threads, with
-    progress and cancel between batches. (Two threads were slower than one on long
-    e-mails: the regular expressions hold the GIL.)"""
-    from concurrent.futures import ThreadPoolExecutor
-
-    hooks = hooks or Hooks()
-    n = len(texts)
-    starts = list(range(0, n, HASH_BATCH))
-    if not starts:
-        return hasher.hash([]).to_csr()
-
-    def one(start: int) -> sp.csr_matrix:
-        return hasher.hash(texts[start : start + HASH_BATCH]).to_csr()
-
-    parts: list[sp.csr_matrix] = []
-    hooks.step(0, n, "reading messages")
-    pool = ThreadPoolExecutor(max(1, n_jobs), thread_name_prefix="triage-hash")
-    try:
-        window = 2 * max(1, n_jobs)
-        futures = [pool.submit(one, s) for s in starts[:window]]
-        for i in range(len(starts)):
-            parts.append(futures[i].result())
-            if i + window < len(starts):
-                futures.append(pool.submit(one, starts[i + window]))
-            hooks.step(min(starts[i] + HASH_BATCH, n), n, "reading messages")
-    finally:
-        # On Cancel, do not wait for the batches in flight (their results are dropped).
-        pool.shutdown(wait=False, cancel_futures=True)
-    return sp.vstack(parts, format="csr")
+    """Counts of every text as one sparse matrix (see :func:`.hashed.hash_counts`)."""
+    return hash_counts(hasher, texts, hooks, n_jobs=n_jobs)
 
 
 def spam_weights(corpus: np.ndarray) -> np.ndarray:
@@ -746,6 +736,31 @@ def train_from_files(
 
 # -------------------------------------------------------------------- retraining
 
+#: Fits of a retrain (see :func:`retrain`): from the current model, with the preconditioned
+#: L-BFGS of :func:`~.linear.minimize_logistic`, stopping when an iteration lowers the
+#: objective by less than RETRAIN_FTOL of its value.
+RETRAIN_MAX_ITER = 60
+RETRAIN_FTOL = 1e-4
+#: Cross-validation folds are estimates: they stop sooner.
+FOLD_MAX_ITER = 15
+#: User labels the fitted model still gets wrong are weighted CORRECTION_FACTOR times more
+#: and the fit continues, at most CORRECTION_ROUNDS times (so at most 4**4 = 256 times the
+#: user weight); a label counts as fitted when its class wins by MARGIN in the scores
+#: (log-odds), so that rounding the coefficients to float32 cannot flip it.
+CORRECTION_ROUNDS = 4
+CORRECTION_FACTOR = 4.0
+CORRECTION_MAX_ITER = 30
+MARGIN = 0.1
+#: From this many distinct labelled messages, one stratified hold-out instead of k folds
+#: (each fold is a fit over all the training data; a 20% hold-out of thousands of labels
+#: measures as well, for a third of the work).
+HOLDOUT_FROM = 3000
+HOLDOUT_SHARE = 0.2
+
+UNFITTED_CONFLICT = "conflicting labels"
+UNFITTED_WEIGHT = "still wrong at the largest weight"
+UNFITTED_TIME = "time limit"
+
 
 @dataclass
 class RetrainReport:
@@ -753,9 +768,18 @@ class RetrainReport:
 
     ``cv``: ``{"before": {"accuracy", "macro_recall"}, "after": {...}, "method", "note"}``.
     "before" is the current model on the user's labels; "after" is the new recipe under
-    stratified k-fold cross-validation (each fold trained on the training data plus the
-    other folds' labels) when there are enough labels, else on the labels it was trained
-    on (said in ``note``). ``per_class`` / ``confusion`` are those of "after".
+    stratified k-fold cross-validation (or, from ``HOLDOUT_FROM`` distinct messages, one
+    stratified 20% hold-out), each fold trained on the training data plus the other
+    labels, when there are enough labels, else on the labels it was trained on (said in
+    ``note``). ``per_class`` / ``confusion`` are those of "after".
+
+    ``unfitted`` / ``unfitted_rows``: the labelled messages (row numbers in the
+    ``corrections`` given to :func:`retrain`) that the new model still classifies
+    differently from the user; ``unfitted_reasons`` counts them by reason:
+    ``"conflicting labels"`` (the same text -- or texts the model cannot tell apart -- carry
+    different labels), ``"still wrong at the largest weight"``, ``"time limit"``.
+    ``fit``: iterations, sparse passes, correction rounds, largest weight factor, how the
+    last fit stopped, distinct texts, whether the training data came from the cache.
     """
 
     task: str
@@ -767,6 +791,11 @@ class RetrainReport:
     flipped: int = 0
     flipped_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     seconds: float = 0.0
+    unfitted: int = 0
+    unfitted_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    unfitted_reasons: dict[str, int] = field(default_factory=dict)
+    fit: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -776,6 +805,90 @@ class RetrainResult:
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter((self.model, self.report))
+
+
+def _training_base(
+    task: str, hasher: TextHasher, frame: pd.DataFrame | None, hooks: Hooks
+) -> tuple[TrainingCounts, bool]:
+    """The training rows of ``task`` as counts; ``(counts, from_cache)``."""
+    if frame is not None:
+        if "task" in frame.columns:
+            frame = frame[frame["task"] == task]
+        return counts_of_frame(hasher, frame.reset_index(drop=True), hooks), False
+    path = paths.shipped_models_dir() / TRAINING_DATA
+    loaded: list[bool] = []
+
+    def load() -> pd.DataFrame:
+        loaded.append(True)
+        return load_training_data(task, path)
+
+    try:
+        counts = training_counts(task, hasher, path, load, hooks)
+    except FileNotFoundError:
+        raise ModelError(path, "the shipped training data is missing.") from None
+    return counts, not loaded
+
+
+def _row_signatures(X: sp.csr_matrix) -> np.ndarray:
+    """A 64-bit digest of each row's columns and values: equal rows, equal digests."""
+    out = np.empty(X.shape[0], dtype=np.uint64)
+    indptr, indices, data = X.indptr, X.indices, X.data
+    for i in range(X.shape[0]):
+        s, e = indptr[i], indptr[i + 1]
+        digest = hashlib.blake2b(indices[s:e].tobytes(), digest_size=8)
+        digest.update(data[s:e].tobytes())
+        out[i] = int.from_bytes(digest.digest(), "little")
+    return out
+
+
+def _conflicts(counts: sp.csr_matrix, y: np.ndarray) -> np.ndarray:
+    """Rows whose features are identical to a row with another label (no model can get
+    both right)."""
+    if len(y) < 2:
+        return np.zeros(len(y), dtype=bool)
+    sig = _row_signatures(counts)
+    frame = pd.DataFrame({"sig": sig, "y": y})
+    labels_per_sig = frame.groupby("sig")["y"].transform("nunique").to_numpy()
+    return labels_per_sig > 1
+
+
+def _margins(scores: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """By how much (log-odds) the labelled class wins: negative when it loses."""
+    if scores.shape[1] == 1:
+        return np.where(y == 1, scores[:, 0], -scores[:, 0])
+    own = scores[np.arange(len(y)), y]
+    other = scores.copy()
+    other[np.arange(len(y)), y] = -np.inf
+    return own - other.max(axis=1)
+
+
+def _cv_plan(y: np.ndarray, k: int, folds: int) -> tuple[list[np.ndarray], str, str]:
+    """Held-out index sets over the distinct labelled messages, the method and a note."""
+    counts = np.bincount(y, minlength=k) if len(y) else np.zeros(k, dtype=np.int64)
+    present = counts[counts > 0]
+    smallest = int(present.min()) if len(present) else 0
+    if len(present) >= 2 and len(y) >= HOLDOUT_FROM and smallest >= 5:
+        from sklearn.model_selection import StratifiedShuffleSplit
+
+        splitter = StratifiedShuffleSplit(n_splits=1, test_size=HOLDOUT_SHARE, random_state=SEED)
+        held = [h for _, h in splitter.split(np.zeros(len(y)), y)]
+        method = (
+            f"stratified {HOLDOUT_SHARE:.0%} hold-out of the user's labels "
+            f"({len(held[0])} of {len(y)} distinct messages held out)"
+        )
+        return held, method, ""
+    n_folds = int(min(folds, smallest)) if len(present) >= 2 else 0
+    if n_folds >= 2 and len(y) >= 10:
+        from sklearn.model_selection import StratifiedKFold
+
+        splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=SEED)
+        held = [h for _, h in splitter.split(np.zeros(len(y)), y)]
+        return held, f"stratified {n_folds}-fold cross-validation over the user's labels", ""
+    note = (
+        f"too few labels for cross-validation ({len(y)} distinct labelled messages, smallest "
+        f"class {smallest}); 'after' is measured on the labels the model was trained on"
+    )
+    return [], "none", note
 
 
 def retrain(
@@ -789,8 +902,9 @@ def retrain(
     current: TrainedModel | None = None,
     collection: pd.DataFrame | None = None,
     folds: int = 3,
-    max_seconds: float = 3.0,
+    max_seconds: float | None = None,
     save: bool = True,
+    hashed: HashedTexts | None = None,
     hooks: Hooks | None = None,
     on_progress: Any = None,
     stop_requested: Any = None,
@@ -799,24 +913,39 @@ def retrain(
 
     ``corrections`` holds the user's labelled messages (``text``, ``subject``, ``kind``)
     with their labels in ``labels`` or in the frame's ``user_spam`` / ``user_sentiment``
-    column. Each weighs ``weight`` times an average training message, and a training
-    message with the same text is dropped (the user's label wins). The fit starts from the
-    current model (it is the same objective, so this only makes it converge sooner) and is
-    bounded by ``max_seconds``. ``collection``, if given, is predicted with both models to
-    count flipped predictions. Cancellable between steps and inside the fits. The new model
-    is saved as the active version unless ``save`` is False. Returns ``RetrainResult``
-    (unpacks as ``model, report``).
+    column (-1: no label, the row is ignored). Each labelled message weighs ``weight``
+    times an average training message; identical messages with the same label are one row
+    of the fit with their weights summed (the same objective, less work), and a training
+    message with the same text is dropped (the user's label wins).
+
+    The fit starts from the current model (same objective: it only converges sooner).
+    Then every labelled message the new model still gets wrong is weighted
+    ``CORRECTION_FACTOR`` times more and the fit continues, up to ``CORRECTION_ROUNDS``
+    times; what still cannot be fitted is reported with the reason
+    (:class:`RetrainReport` ``unfitted*``) -- e.g. the same text labelled both ways.
+
+    ``hashed``: the features of ``corrections``' rows when the caller has them
+    (:func:`~.hashed.hash_texts`, same hasher); else they are computed here. The shipped
+    training data's features come from the user cache after the first retrain.
+    ``max_seconds``: an optional limit on the fitting (``None``: fits run to convergence;
+    a fit stopped by the limit is reported, never silent). ``collection``, if given, is
+    predicted with both models to count flipped predictions. Cancellable between steps and
+    inside the fits. The new model is saved as the active version unless ``save`` is False.
+    Returns ``RetrainResult`` (unpacks as ``model, report``).
     """
     hooks = hooks or Hooks(on_progress, stop_requested)
     started = time.perf_counter()
+    deadline = None if max_seconds is None else time.monotonic() + float(max_seconds)
     if labels is None:
         labels = corrections[LABEL_COLUMN[task]].to_numpy()
     labels = np.asarray(labels, dtype=np.int64)
     if len(labels) != len(corrections):
         raise ValueError("labels and corrections differ in length")
+    if hashed is not None and len(hashed) != len(corrections):
+        raise ValueError("hashed and corrections differ in length")
     keep = labels >= 0
-    user = corrections.loc[keep].reset_index(drop=True)
-    u_y = labels[keep]
+    rows = np.flatnonzero(keep)
+    row_y = labels[keep]
     n_corrected = (
         int(np.asarray(corrected)[keep].sum()) if corrected is not None else int(keep.sum())
     )
@@ -825,34 +954,56 @@ def retrain(
             current = load_current(task)
         except ModelError:
             current = None
-    base = base_training_data if base_training_data is not None else load_training_data(task)
-    if "task" in base.columns:
-        base = base[base["task"] == task]
-    base = base.reset_index(drop=True)
-    if "corpus" not in base.columns:
-        base = base.assign(corpus="base")
-    u_texts = model_texts(user)
-    # The user's label wins over a training message with the same text.
-    base_texts = model_texts(base)
-    clash = pd.Series(base_texts, dtype=object).isin(set(u_texts)).to_numpy()
-    base = base.loc[~clash].reset_index(drop=True)
-    base_texts = [t for t, c in zip(base_texts, clash, strict=True) if not c]
-    b_y = base["label"].to_numpy(dtype=np.int64)
-    b_w = base_weights(task, base) if len(base) else np.zeros(0)
-    texts = base_texts + u_texts
-    y = np.concatenate((b_y, u_y))
-    w = np.concatenate((b_w, np.full(len(u_y), float(weight))))
-    n_base = len(base_texts)
-
     hasher = current.pipeline["hash"] if current is not None else make_hasher()
     if current is not None and hasher.get_params(deep=False).get("n_bits") != HASHER["n_bits"]:
         hasher = make_hasher()
+    classes = np.arange(len(CLASSES[task]))
+    k = len(classes)
+
+    # -- the user's labelled messages, each distinct (text, label) once
     hooks.step(0, 1000, "reading messages")
-    X = hash_matrix(hasher, texts, hooks.scaled(0.0, 0.3))
-    init = current.pipeline["clf"] if current is not None else None
-    if init is not None and np.asarray(init.coef_).shape[1] != X.shape[1]:
-        init = None
-    offsets = None
+    if hashed is not None and hashed.matches(hasher):
+        features = hashed.subset(rows)
+    else:
+        features = hash_texts(hasher, corrections.iloc[rows], hooks.scaled(0.0, 0.25))
+    pair_ids, pair_of_row, multiplicity = np.unique(
+        features.index * k + row_y, return_inverse=True, return_counts=True
+    )
+    text_of_pair = pair_ids // k
+    u_y = (pair_ids % k).astype(np.int64)
+    u_counts = take_rows(features.counts, text_of_pair)
+    u_keys = features.keys[text_of_pair]
+
+    # -- the training data, less the texts the user labelled
+    base, cached = _training_base(task, hasher, base_training_data, hooks.scaled(0.25, 0.4))
+    clash = np.isin(base.keys, u_keys) if len(u_keys) else np.zeros(len(base.keys), bool)
+    kept = np.flatnonzero(~clash)
+    b_counts = take_rows(base.counts, kept) if clash.any() else base.counts
+    b_y = base.labels[kept]
+    if task == "spam":
+        b_w = spam_weights(base.corpus[kept].astype(str)) if len(kept) else np.zeros(0)
+    else:
+        b_w = balanced_weights(b_y, k) if len(kept) else np.zeros(0)
+    n_base = len(kept)
+    y = np.concatenate((b_y, u_y))
+    user_w = float(weight) * multiplicity.astype(np.float64)
+    w = np.concatenate((b_w, user_w))
+    hooks.check()
+
+    # -- weighting: one TF-IDF over every text (no labels involved) serves every fit
+    X_counts = _vstack([b_counts, u_counts])
+    del b_counts
+    n_dense = X_counts.shape[1] - (1 << hasher.n_bits)
+    tfidf = TfidfBlock(n_dense=n_dense, min_df=2).fit(X_counts)
+    hooks.check()
+    weighted = tfidf.transform(X_counts)
+    del X_counts
+    hooks.check()
+    products = split_products(weighted)
+    X_user = rows_view(weighted, n_base, weighted.shape[0])
+    hooks.progress(450, 1000, "fitting")
+
+    offsets = np.zeros(1 if k == 2 else k)
     if current is not None and task == "sentiment":
         hyper = current.card.get("hyperparameters", {})
         if "intercept_offsets" in hyper:
@@ -862,76 +1013,116 @@ def retrain(
             "C", SPAM_C if task == "spam" else 1.0
         )
     )
+    start_coef: np.ndarray | None = None
+    start_intercept: np.ndarray | None = None
+    if current is not None:
+        clf = current.pipeline["clf"]
+        if np.asarray(clf.coef_).shape[1] == weighted.shape[1]:
+            start_coef = np.asarray(clf.coef_, dtype=np.float64)
+            start_intercept = np.asarray(clf.intercept_, dtype=np.float64) - offsets
+    totals = {"iterations": 0, "passes": 0}
+
+    def remaining() -> float | None:
+        return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+    def fit(
+        weights: np.ndarray,
+        coef: np.ndarray | None,
+        intercept: np.ndarray | None,
+        max_iter: int,
+        sub: Hooks,
+    ) -> tuple[np.ndarray, np.ndarray, FitInfo]:
+        out = minimize_logistic(
+            products,
+            y,
+            classes=classes,
+            sample_weight=weights,
+            C=C,
+            coef=coef,
+            intercept=intercept,
+            max_iter=max_iter,
+            ftol=RETRAIN_FTOL,
+            max_seconds=remaining(),
+            hooks=sub,
+        )
+        totals["iterations"] += out[2].iterations
+        totals["passes"] += out[2].passes
+        return out
+
+    def user_scores(
+        coef: np.ndarray, intercept: np.ndarray, which: Any = slice(None)
+    ) -> np.ndarray:
+        return np.asarray(X_user[which] @ coef.T) + intercept + offsets
 
     # -- before: the current model on the user's labels
     before: dict[str, Any] = {"accuracy": None, "macro_recall": None}
     if current is not None and len(u_y):
-        (prob,) = predict_many(user, [current], n_jobs=1)
-        m = classification_metrics(task, u_y, np.argmax(prob, axis=1))
+        codes = _codes_from_scores(_scores(current.pipeline, u_counts))
+        m = classification_metrics(task, row_y, codes[pair_of_row])
         before = {"accuracy": m["accuracy"], "macro_recall": m["macro_recall"]}
+    del u_counts
 
-    # -- after, cross-validated on the user's labels
-    k = len(CLASSES[task])
-    counts = np.bincount(u_y, minlength=k) if len(u_y) else np.zeros(k, dtype=np.int64)
-    smallest = counts[counts > 0].min() if counts.any() else 0
-    n_folds = int(min(folds, smallest)) if len(np.flatnonzero(counts)) >= 2 else 0
-    cv_pred = None
-    # One TF-IDF over every text (no labels involved) serves the folds and the final fit.
-    prepared = _prepare(hasher, X, hooks)
-    hooks.check()
-    if n_folds >= 2 and len(u_y) >= 10:
-        from sklearn.model_selection import StratifiedKFold
-
+    # -- after: cross-validated on the user's labels
+    held_sets, method, note = _cv_plan(u_y, k, folds)
+    cv_pred: np.ndarray | None = None
+    holdout_start: tuple[np.ndarray, np.ndarray] | None = None
+    if held_sets:
         cv_pred = np.zeros(len(u_y), dtype=np.int64)
-        splitter = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=SEED)
-        for i, (_, held) in enumerate(splitter.split(np.zeros(len(u_y)), u_y)):
+        for i, held in enumerate(held_sets):
             fold_w = w.copy()
             fold_w[n_base + held] = 0.0  # held-out labels take no part in this fit
-            sub = hooks.scaled(0.3 + 0.4 * i / n_folds, 0.3 + 0.4 * (i + 1) / n_folds)
-            pipe = _fit(
-                task,
-                hasher,
-                X,
-                y,
-                fold_w,
-                C,
-                init=init,
-                offsets=offsets,
-                max_seconds=max_seconds / (2 * n_folds),
-                hooks=sub,
-                prepared=prepared,
+            sub = hooks.scaled(
+                0.45 + 0.25 * i / len(held_sets), 0.45 + 0.25 * (i + 1) / len(held_sets)
             )
-            rows = X[n_base + held]
-            cv_pred[held] = _codes_from_scores(_scores(pipe, rows))
-        method = f"stratified {n_folds}-fold cross-validation over the user's labels"
-        note = ""
-    else:
-        method = "none"
-        note = (
-            f"too few labels for cross-validation ({len(u_y)} labels, smallest class {int(smallest)}); "
-            "'after' is measured on the labels the model was trained on"
-        )
+            coef_f, b_f, _ = fit(fold_w, start_coef, start_intercept, FOLD_MAX_ITER, sub)
+            cv_pred[held] = _codes_from_scores(user_scores(coef_f, b_f, held))
+            if len(held_sets) == 1:
+                holdout_start = (coef_f, b_f)  # it has seen 80% of the labels: start there
 
-    # -- the new model
-    pipeline = _fit(
-        task,
-        hasher,
-        X,
-        y,
-        w,
-        C,
-        init=init,
-        offsets=offsets,
-        max_seconds=max_seconds,
-        hooks=hooks.scaled(0.7, 0.9),
-        prepared=prepared,
+    # -- the new model, then the labels it still gets wrong, weighted up
+    first = holdout_start or (start_coef, start_intercept)
+    coef, intercept, info = fit(w, first[0], first[1], RETRAIN_MAX_ITER, hooks.scaled(0.7, 0.85))
+    margins = _margins(user_scores(coef, intercept), u_y)
+    conflict = (
+        _conflicts(take_rows(features.counts, text_of_pair), u_y)
+        if (margins < MARGIN).any()
+        else np.zeros(len(u_y), dtype=bool)
     )
+    factor = np.ones(len(u_y))
+    rounds = 0
+    while info.stop != "time" and rounds < CORRECTION_ROUNDS:
+        raise_ = (margins < MARGIN) & ~conflict
+        if not raise_.any():
+            break
+        factor[raise_] *= CORRECTION_FACTOR
+        w[n_base:] = user_w * factor
+        sub = hooks.scaled(0.85 + 0.03 * rounds, 0.88 + 0.03 * rounds)
+        coef, intercept, info = fit(w, coef, intercept, CORRECTION_MAX_ITER, sub)
+        rounds += 1
+        margins = _margins(user_scores(coef, intercept), u_y)
+    wrong_pairs = margins <= 0
+    reasons = np.where(
+        conflict, UNFITTED_CONFLICT, UNFITTED_TIME if info.stop == "time" else UNFITTED_WEIGHT
+    )
+    unfitted_rows = rows[wrong_pairs[pair_of_row]]
+    unfitted_reasons: dict[str, int] = {}
+    for reason in reasons[pair_of_row][wrong_pairs[pair_of_row]]:
+        unfitted_reasons[str(reason)] = unfitted_reasons.get(str(reason), 0) + 1
+
+    clf = LogisticRegression(C=C, max_iter=RETRAIN_MAX_ITER, tol=RETRAIN_FTOL)
+    clf.coef_ = coef.astype(np.float32)  # float32 halves the file; scores move by ~1e-7
+    clf.intercept_ = intercept + offsets
+    clf.classes_ = classes
+    clf.n_features_in_ = weighted.shape[1]
+    clf.n_iter_ = np.array([totals["iterations"]])
+    pipeline = Pipeline([("hash", hasher), ("tfidf", tfidf), ("clf", clf)])
     model = TrainedModel(task, pipeline)
+
     if cv_pred is None and len(u_y):
-        cv_pred = _codes_from_scores(_scores(pipeline, X[n_base:]))
+        cv_pred = _codes_from_scores(user_scores(coef, intercept))
     after_metrics = (
-        classification_metrics(task, u_y, cv_pred)
-        if len(u_y)
+        classification_metrics(task, row_y, cv_pred[pair_of_row])
+        if cv_pred is not None and len(u_y)
         else classification_metrics(task, np.zeros(0), np.zeros(0))
     )
     cv = {
@@ -945,12 +1136,31 @@ def retrain(
     }
     flipped_rows = np.zeros(0, dtype=np.int64)
     if collection is not None and current is not None:
-        old, new = predict_many(collection, [current, model], hooks=hooks.scaled(0.9, 1.0))
+        old, new = predict_many(collection, [current, model], hooks=hooks.scaled(0.97, 1.0))
         flipped_rows = np.flatnonzero(np.argmax(old, axis=1) != np.argmax(new, axis=1))
     seconds = time.perf_counter() - started
+    fit_info = {
+        "iterations": totals["iterations"],
+        "passes": totals["passes"],
+        "correction_rounds": rounds,
+        "largest_weight_factor": float(factor.max()) if len(factor) else 1.0,
+        "stop": info.stop,
+        "distinct_user_messages": int(len(u_y)),
+        "training_rows": int(n_base),
+        "training_features_cached": bool(cached),
+    }
+    notes = []
+    if unfitted_rows.size:
+        detail = ", ".join(f"{n} {r}" for r, n in sorted(unfitted_reasons.items()))
+        notes.append(
+            f"{unfitted_rows.size} of the {len(rows)} labelled messages still come out "
+            f"differently from the user's label ({detail})."
+        )
+    if info.stop == "time":
+        notes.append(f"The fit was stopped by the time limit ({max_seconds} s) before converging.")
     report = RetrainReport(
         task=task,
-        n_user_labels=int(len(u_y)),
+        n_user_labels=int(len(rows)),
         n_corrected=n_corrected,
         cv=cv,
         per_class={
@@ -960,32 +1170,50 @@ def retrain(
         flipped=int(len(flipped_rows)),
         flipped_rows=flipped_rows,
         seconds=round(seconds, 2),
+        unfitted=int(unfitted_rows.size),
+        unfitted_rows=unfitted_rows.astype(np.int64),
+        unfitted_reasons=unfitted_reasons,
+        fit=fit_info,
+        notes=notes,
     )
     base_card = dict(current.card) if current is not None else {}
     model.card = _card(
         task,
         pipeline,
         version="",
-        description=f"Retrained on the training data plus {len(u_y)} labelled messages of the user",
+        description=f"Retrained on the training data plus {len(rows)} labelled messages of the user",
         training={
             "rows": int(len(y)),
             "base_rows": int(n_base),
-            "user_rows": int(len(u_y)),
+            "user_rows": int(len(rows)),
+            "distinct_user_rows": int(len(u_y)),
             "user_weight": float(weight),
             "base": base_card.get("training", {}),
             "warm_start_from": base_card.get("version"),
         },
-        hyper={**base_card.get("hyperparameters", {}), "C": C, "max_seconds": max_seconds},
-        metrics={**cv["after"], "split": method if n_folds >= 2 else "user labels (training)"},
+        hyper={
+            **base_card.get("hyperparameters", {}),
+            "C": C,
+            "solver": "L-BFGS preconditioned by the Hessian diagonal, warm start",
+            "max_iter": RETRAIN_MAX_ITER,
+            "ftol": RETRAIN_FTOL,
+            "correction_rounds": CORRECTION_ROUNDS,
+            "correction_factor": CORRECTION_FACTOR,
+            "margin": MARGIN,
+            "max_seconds": max_seconds,
+        },
+        metrics={**cv["after"], "split": method if held_sets else "user labels (training)"},
         evaluation={
             "user_labels": after_metrics,
             "cv": cv,
+            "unfitted": {"count": int(unfitted_rows.size), "reasons": unfitted_reasons},
+            "fit": fit_info,
             "base_model_evaluation": base_card.get("evaluation", {}),
         },
         train_seconds=seconds,
         command="retrain (window or session.retrain)",
     )
-    model.card["n_user_labels"] = int(len(u_y))
+    model.card["n_user_labels"] = int(len(rows))
     model.card["parent"] = base_card.get("version")
     hooks.check()
     if save:

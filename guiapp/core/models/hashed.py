@@ -1,0 +1,304 @@
+"""Hashed features computed once and reused: distinct texts, and the shipped training data.
+
+Hashing is the costliest step of a retrain that is not the fit itself, and most of it is
+repeated work: the shipped training texts are the same at every retrain, a collection
+holds many identical messages (retweets, mailing lists, duplicated imports), and the same
+texts are read again to predict after training. So:
+
+- :func:`hash_texts` hashes each *distinct* text once and keeps, per row, the number of its
+  distinct text (:class:`HashedTexts`); a subset of the rows shares the matrix;
+- :func:`training_counts` keeps the count matrix of the shipped training data of a task in
+  the user's cache directory (:func:`guiapp.core.paths.user_cache_dir`), keyed by the
+  SHA-256 of ``training_data.parquet``, the hasher's parameters (its lexicon by digest) and
+  the source of :mod:`.features`; only the first retrain after an install or an update
+  pays for hashing it. A damaged or foreign cache file is ignored and rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from guiapp.core import paths
+from guiapp.core.models import features
+from guiapp.core.models.features import TextHasher
+from guiapp.core.models.predict import model_texts
+from guiapp.core.progress import Hooks
+
+HASH_BATCH = 2000
+CACHE_FORMAT = 1
+CACHE_FOLDER = "training-counts"
+
+
+# ------------------------------------------------------------------------- hashing
+
+
+def hash_counts(
+    hasher: TextHasher, texts: Sequence[str], hooks: Hooks | None = None, n_jobs: int = 1
+) -> sp.csr_matrix:
+    """Counts of every text as one sparse matrix, in batches over ``n_jobs`` threads, with
+    progress and Cancel between batches. (Two threads were slower than one on long
+    e-mails: the regular expressions hold the GIL.)"""
+    hooks = hooks or Hooks()
+    n = len(texts)
+    starts = list(range(0, n, HASH_BATCH))
+    if not starts:
+        return hasher.hash([]).to_csr()
+
+    def one(start: int) -> sp.csr_matrix:
+        return hasher.hash(texts[start : start + HASH_BATCH]).to_csr()
+
+    parts: list[sp.csr_matrix] = []
+    hooks.step(0, n, "reading messages")
+    if n_jobs <= 1:
+        for start in starts:
+            parts.append(one(start))
+            hooks.step(min(start + HASH_BATCH, n), n, "reading messages")
+        return _vstack(parts)
+    pool = ThreadPoolExecutor(n_jobs, thread_name_prefix="triage-hash")
+    try:
+        window = 2 * n_jobs
+        futures = [pool.submit(one, s) for s in starts[:window]]
+        for i in range(len(starts)):
+            parts.append(futures[i].result())
+            if i + window < len(starts):
+                futures.append(pool.submit(one, starts[i + window]))
+            hooks.step(min(starts[i] + HASH_BATCH, n), n, "reading messages")
+    finally:
+        # On Cancel, do not wait for the batches in flight (their results are dropped).
+        pool.shutdown(wait=False, cancel_futures=True)
+    return _vstack(parts)
+
+
+def _vstack(parts: list[sp.csr_matrix]) -> sp.csr_matrix:
+    """Row-wise concatenation of CSR matrices (one copy; scipy's vstack checks and copies
+    more than this needs)."""
+    if len(parts) == 1:
+        return parts[0]
+    nnz = np.array([p.nnz for p in parts], dtype=np.int64)
+    offsets = np.concatenate(([0], np.cumsum(nnz)))
+    indptr = np.concatenate(
+        [np.zeros(1, dtype=np.int64)]
+        + [p.indptr[1:].astype(np.int64) + off for p, off in zip(parts, offsets, strict=False)]
+    )
+    data = np.concatenate([p.data for p in parts])
+    indices = np.concatenate([p.indices for p in parts]).astype(np.int32, copy=False)
+    return sp.csr_matrix((data, indices, indptr), shape=(len(indptr) - 1, parts[0].shape[1]))
+
+
+def take_rows(X: sp.csr_matrix, rows: np.ndarray) -> sp.csr_matrix:
+    """``X[rows]`` for a CSR matrix (any order, repeats allowed), in one vectorised gather."""
+    rows = np.asarray(rows, dtype=np.int64)
+    starts = X.indptr[rows].astype(np.int64)
+    lengths = X.indptr[rows + 1].astype(np.int64) - starts
+    indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    # Position of each output entry in X: its row's start plus its rank within the row.
+    pos = np.arange(indptr[-1], dtype=np.int64) - np.repeat(indptr[:-1] - starts, lengths)
+    return sp.csr_matrix((X.data[pos], X.indices[pos], indptr), shape=(len(rows), X.shape[1]))
+
+
+def text_keys(texts: Sequence[str]) -> np.ndarray:
+    """A 64-bit key per text (pandas' SipHash of the string), to match texts by key."""
+    return pd.util.hash_array(np.asarray(texts, dtype=object), categorize=False)
+
+
+@dataclass
+class HashedTexts:
+    """The features of some rows: a count matrix of their distinct texts, and per row the
+    number of its distinct text.
+
+    ``counts``: CSR, one row per distinct text (as :meth:`TextHasher.transform`);
+    ``index``: int64 ``(n_rows,)``; ``keys``: uint64 :func:`text_keys` of the distinct
+    texts; ``hasher``: the parameters the counts were made with (:func:`hasher_key`).
+    """
+
+    counts: sp.csr_matrix
+    index: np.ndarray
+    keys: np.ndarray
+    hasher: dict[str, Any]
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def subset(self, rows: np.ndarray) -> HashedTexts:
+        """The same features for ``rows`` (a mask or row numbers); the matrix is shared."""
+        rows = np.asarray(rows)
+        index = self.index[np.flatnonzero(rows) if rows.dtype == bool else rows]
+        return HashedTexts(self.counts, index, self.keys, self.hasher)
+
+    def matches(self, hasher: TextHasher) -> bool:
+        return self.hasher == hasher_key(hasher)
+
+
+def hasher_key(hasher: TextHasher) -> dict[str, Any]:
+    """The parameters that decide a :class:`TextHasher`'s output (the lexicon by digest)."""
+    params = hasher.get_params(deep=False)
+    lexicon = params.pop("lexicon", None) or {}
+    digest = hashlib.sha256(
+        json.dumps(sorted(lexicon.items()), ensure_ascii=False).encode("utf-8")
+    ).hexdigest()
+    out = {k: list(v) if isinstance(v, tuple) else v for k, v in params.items()}
+    out["lexicon_sha256"] = digest
+    return out
+
+
+def hash_texts(
+    hasher: TextHasher,
+    messages: pd.DataFrame | Sequence[str],
+    hooks: Hooks | None = None,
+    n_jobs: int = 1,
+) -> HashedTexts:
+    """Hash each distinct text of ``messages`` (what the models read: subject + text) once."""
+    texts = model_texts(messages)
+    codes, uniques = pd.factorize(pd.Series(texts, dtype=object), sort=False)
+    distinct = [str(t) for t in uniques]
+    counts = hash_counts(hasher, distinct, hooks, n_jobs=n_jobs)
+    return HashedTexts(counts, codes.astype(np.int64), text_keys(distinct), hasher_key(hasher))
+
+
+# ----------------------------------------------------- the shipped training data, cached
+
+
+@dataclass
+class TrainingCounts:
+    """One task's training rows: counts, labels, corpus names and text keys."""
+
+    counts: sp.csr_matrix
+    labels: np.ndarray  # int64
+    corpus: np.ndarray  # str
+    keys: np.ndarray  # uint64, text_keys of the model texts
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _cache_key(task: str, hasher: TextHasher, data_path: Path) -> str:
+    source = Path(features.__file__).read_bytes()
+    blob = json.dumps(
+        {
+            "format": CACHE_FORMAT,
+            "task": task,
+            "data_sha256": _file_sha256(data_path),
+            "hasher": hasher_key(hasher),
+            "features_sha256": hashlib.sha256(source).hexdigest(),
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def counts_of_frame(
+    hasher: TextHasher, frame: pd.DataFrame, hooks: Hooks | None = None
+) -> TrainingCounts:
+    """:class:`TrainingCounts` of training rows in the layout of ``training_data.parquet``."""
+    texts = model_texts(frame)
+    counts = hash_counts(hasher, texts, hooks)
+    corpus = (
+        frame["corpus"].astype(str).to_numpy()
+        if "corpus" in frame.columns
+        else np.full(len(frame), "base", dtype=object)
+    )
+    return TrainingCounts(counts, frame["label"].to_numpy(dtype=np.int64), corpus, text_keys(texts))
+
+
+def training_counts(
+    task: str,
+    hasher: TextHasher,
+    data_path: Path,
+    load_frame: Any,
+    hooks: Hooks | None = None,
+) -> TrainingCounts:
+    """The shipped training rows of ``task`` (``load_frame()`` reads them), from the cache
+    when it holds them for this data file, hasher and feature code; else hashed and cached.
+
+    The cached counts are stored as float32 (exact for counts; lexicon scores round at
+    1e-7), and a fresh computation is rounded the same way, so a retrain gives the same
+    model whether the cache was there or not.
+    """
+    hooks = hooks or Hooks()
+    folder = paths.user_cache_dir() / CACHE_FOLDER
+    key = _cache_key(task, hasher, data_path)
+    target = folder / f"{task}-{key}.npz"
+    cached = _read_cache(target)
+    if cached is not None:
+        return cached
+    result = counts_of_frame(hasher, load_frame(), hooks)
+    result.counts.data = result.counts.data.astype(np.float32).astype(np.float64)
+    hooks.check()
+    _write_cache(target, result)
+    for stale in folder.glob(f"{task}-*.npz"):
+        if stale != target:
+            stale.unlink(missing_ok=True)
+    return result
+
+
+def _read_cache(path: Path) -> TrainingCounts | None:
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            shape = tuple(int(v) for v in z["shape"])
+            counts = sp.csr_matrix(
+                (z["data"].astype(np.float64), z["indices"], z["indptr"]), shape=shape
+            )
+            out = TrainingCounts(
+                counts, z["labels"].astype(np.int64), z["corpus"].astype(object), z["keys"]
+            )
+        if not (len(out.labels) == len(out.corpus) == len(out.keys) == shape[0]):
+            return None
+        counts.check_format(full_check=False)
+        return out
+    except (OSError, ValueError, KeyError, EOFError):
+        return None  # damaged or from another version: rebuilt
+
+
+def _write_cache(path: Path, value: TrainingCounts) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".counts.", suffix=".npz")
+    os.close(fd)
+    try:
+        with open(tmp, "wb") as fh:
+            np.savez(
+                fh,
+                shape=np.asarray(value.counts.shape, dtype=np.int64),
+                indptr=value.counts.indptr.astype(np.int64),
+                indices=value.counts.indices.astype(np.int32),
+                data=value.counts.data.astype(np.float32),
+                labels=value.labels.astype(np.int8),
+                corpus=value.corpus.astype(str),
+                keys=value.keys,
+            )
+        os.replace(tmp, path)
+    except OSError:
+        # A cache that cannot be written (read-only, disk full) only costs time.
+        Path(tmp).unlink(missing_ok=True)
+
+
+__all__ = [
+    "HashedTexts",
+    "TrainingCounts",
+    "counts_of_frame",
+    "hash_counts",
+    "hash_texts",
+    "hasher_key",
+    "take_rows",
+    "text_keys",
+    "training_counts",
+]
