@@ -75,6 +75,11 @@ CREATE TABLE IF NOT EXISTS models(
 """
 
 
+class DamagedProject(ProjectError):
+    """The project file is damaged or truncated (not merely locked, read-only or newer):
+    :func:`recover` can bring back the last good state when a backup exists."""
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
@@ -87,7 +92,7 @@ def _db_error(path: Path, exc: sqlite3.Error, doing: str) -> ProjectError:
     elif "readonly" in low or "read-only" in low:
         reason = f"the project is read-only (while {doing}); save it elsewhere"
     elif "not a database" in low or "malformed" in low or "corrupt" in low:
-        reason = f"the project file is damaged ({text})"
+        return DamagedProject(path, f"the project file is damaged ({text})")
     elif "locked" in low or "busy" in low:
         reason = f"the project is in use by another program (while {doing})"
     else:
@@ -225,6 +230,13 @@ class Project:
         except sqlite3.Error as exc:
             conn.close()
             raise _db_error(path, exc, "reading the project") from exc
+        except _UNREADABLE as exc:
+            # The SQLite pages are sound but what they hold is not (a damaged blob, a
+            # table of the wrong shape): a damaged project all the same.
+            conn.close()
+            raise DamagedProject(
+                path, f"the project file is damaged ({type(exc).__name__}: {exc})"
+            ) from exc
         except Exception:
             conn.close()
             raise
@@ -477,12 +489,12 @@ class Project:
             "SELECT first_row, n_rows, data FROM message_chunks ORDER BY first_row"
         ):
             if first != done:
-                raise ProjectError("?", f"messages {done}..{first - 1} are missing")
+                raise _Unreadable(f"messages {done}..{first - 1} are missing")
             hooks.step(done, n, "reading messages")
             parts.append(_parquet_to_frame(data))
             done += n_rows
         if done != n:
-            raise sqlite3.DatabaseError(f"project says {n} messages but holds {done}")
+            raise _Unreadable(f"the project says {n} messages but holds {done}")
         messages = (
             pd.concat(parts, ignore_index=True)
             if parts
@@ -523,6 +535,14 @@ class Project:
         )
         hooks.progress(n, n, "reading messages")
         return collection
+
+
+class _Unreadable(ValueError):
+    """What a project holds does not add up (rows missing, counts that disagree)."""
+
+
+# What decoding a damaged blob or a table of the wrong shape can raise.
+_UNREADABLE = (_Unreadable, pa.ArrowException, ValueError, TypeError, KeyError, OSError)
 
 
 def _sized(array, n: int, dtype, fill, cols: int | None = None) -> np.ndarray:
@@ -569,11 +589,11 @@ def check_file(path: str | Path) -> None:
     except OSError as exc:
         raise ProjectError(path, f"cannot read the project: {exc.strerror or exc}") from exc
     if len(head) < 100 or not head.startswith(_SQLITE_MAGIC):
-        raise ProjectError(
+        raise DamagedProject(
             path, "this is not a Triage project, or the file is truncated or damaged"
         )
     if int.from_bytes(head[68:72], "big") != APPLICATION_ID:
-        raise ProjectError(path, "this SQLite file is not a Triage project")
+        raise DamagedProject(path, "this SQLite file is not a Triage project")
     try:
         conn = _connect(path, readonly=True)
     except sqlite3.Error as exc:
@@ -595,7 +615,7 @@ def _check_connection(path: Path, conn: sqlite3.Connection) -> None:
         )
     result = conn.execute("PRAGMA quick_check").fetchone()[0]
     if result != "ok":
-        raise ProjectError(path, f"the project file is damaged ({result})")
+        raise DamagedProject(path, f"the project file is damaged ({result})")
 
 
 def recover(path: str | Path, *, on_progress=None, stop_requested=None) -> Project:

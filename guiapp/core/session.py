@@ -309,6 +309,21 @@ def open_project(path: str | Path, *, on_progress=None, stop_requested=None) -> 
     return Opened(project)
 
 
+def recover_project(path: str | Path, *, on_progress=None, stop_requested=None) -> Opened:
+    """Recover a damaged project from its automatic backup into a new file beside it (the
+    damaged one is left untouched) and open that, themes restored; see
+    :func:`guiapp.core.project.recover`."""
+    from guiapp.core.project import recover
+
+    project = recover(path, on_progress=on_progress, stop_requested=stop_requested)
+    try:
+        project.collection.clustering = restore_clustering(project)
+    except Exception:
+        project.close()
+        raise
+    return Opened(project, notes=[f"Recovered from the backup of {Path(path).name}."])
+
+
 def _hooks(h: Hooks) -> dict:
     return {"on_progress": h.on_progress, "stop_requested": h.stop_requested}
 
@@ -552,6 +567,7 @@ __all__ = [
     "project_name_for",
     "project_path_for",
     "projects_dir",
+    "recover_project",
     "restore_clustering",
     "retrain",
     "list_versions",

@@ -32,7 +32,7 @@ from guiapp.core import query, session
 from guiapp.core.collection import Collection
 from guiapp.core.errors import InputError
 from guiapp.core.messages import CLASSES, KINDS, NO_LABEL, TASKS
-from guiapp.core.project import SUFFIX, Project
+from guiapp.core.project import SUFFIX, DamagedProject, Project, backup_path
 from guiapp.qt import style
 from guiapp.qt.cluster_panel import ClusterPanel
 from guiapp.qt.detail_pane import DetailPane
@@ -611,7 +611,27 @@ class MainWindow(QMainWindow):
 
     def _on_open_project_failed(self, exc, tb, path: str) -> None:
         self.settings.remove_recent(path)
+        if isinstance(exc, DamagedProject):
+            backup = backup_path(path)
+            box = self.notifier.damaged_project(exc, backup if backup.exists() else None)
+            if box.recover_button is not None:
+                box.buttonClicked.connect(
+                    lambda button: (
+                        self.recover_project(path) if button is box.recover_button else None
+                    )
+                )
+            return
         self.notifier.error(exc, tb)
+
+    def recover_project(self, path: str | Path) -> None:
+        """Copy the damaged project's backup to a new project beside it and open that."""
+        self.runner.start(
+            "open",
+            session.recover_project,
+            str(path),
+            title=f"Recovering {Path(path).stem}…",
+            on_result=self._on_opened,
+        )
 
     def _on_opened(self, opened: session.Opened) -> None:
         self.set_project(opened.project)

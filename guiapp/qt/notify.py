@@ -12,12 +12,14 @@ error never stalls the event loop, and tests can read what was shown from :attr:
 
 from __future__ import annotations
 
+import datetime as _dt
 import logging
+from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from guiapp.core.errors import Cancelled, TriageError
+from guiapp.core.errors import Cancelled, ProjectError, TriageError
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +73,39 @@ class Notifier(QObject):
             log.error("%s\n%s", text, details)
         return self._box(QMessageBox.Icon.Warning, title, text, details)
 
+    def damaged_project(self, exc: ProjectError, backup: Path | None) -> QMessageBox:
+        """A project that is damaged: the file, the reason, and (when Triage has a backup
+        of it) a "Recover from Backup" button, kept as the box's ``recover_button`` for the
+        window to connect (None without a backup)."""
+        text = f"{exc.path} cannot be opened: {exc.reason}."
+        if backup is not None:
+            saved = _dt.datetime.fromtimestamp(backup.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
+            text += (
+                f"\n\nTriage keeps a backup of its last good state (saved {saved}). "
+                "Recover from Backup copies it to a new project beside the damaged one and "
+                "opens that; labels set after the backup was saved are not in it. The "
+                "damaged file is left as it is."
+            )
+        else:
+            text += "\n\nThere is no backup of it to recover from. The file was left as it is."
+        box = self._box(QMessageBox.Icon.Warning, "Project is damaged", text, "", show=False)
+        box.recover_button = None
+        if backup is not None:
+            box.setStandardButtons(QMessageBox.StandardButton.Cancel)
+            box.recover_button = box.addButton(
+                "Recover from Backup", QMessageBox.ButtonRole.AcceptRole
+            )
+            box.setDefaultButton(box.recover_button)
+        box.open()
+        return box
+
     def info(self, title: str, text: str, details: str = "") -> QMessageBox:
         return self._box(QMessageBox.Icon.Information, title, text, details)
 
     def status(self, text: str, timeout_ms: int = 6000) -> None:
         self.status_message.emit(text, timeout_ms)
 
-    def _box(self, icon, title: str, text: str, details: str) -> QMessageBox:
+    def _box(self, icon, title: str, text: str, details: str, *, show=True) -> QMessageBox:
         box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self._parent)
         box.setWindowModality(Qt.WindowModality.WindowModal)
         box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -86,5 +114,6 @@ class Notifier(QObject):
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose, False)
         self.shown.append(box)
         del self.shown[:-20]
-        box.open()
+        if show:
+            box.open()
         return box
