@@ -187,11 +187,10 @@ def test_retrain_report_cross_validates_when_there_are_enough_labels(shipped_spa
     )
     cv = result.report.cv
     assert cv["method"].startswith("stratified 3-fold")
-    # "after" is measured on held-out folds, each fitted to convergence on 100 training
-    # messages plus two thirds of the labels: far below the shipped model's "before" (the
-    # benchmark measures it with the shipped training data), and below the new model's
-    # fit of the labels it saw.
-    assert cv["before"]["accuracy"] >= 0.95 and 0.8 <= cv["after"]["accuracy"] < 0.95
+    # "after" is measured on held-out folds, each fitted on 100 training messages plus two
+    # thirds of the labels; the new model itself fits every label it saw.
+    assert cv["before"]["accuracy"] >= 0.95 and cv["after"]["accuracy"] >= 0.93
+    assert cv["after"]["macro_recall"] >= 0.8
     fitted = models.predict_proba(result.model, user) >= 0.5
     assert (fitted == (user["user_spam"].to_numpy() == 1)).all()
     assert sum(map(sum, result.report.confusion)) == len(user)

@@ -202,8 +202,11 @@ def _scores(pipeline: Pipeline, X_counts: sp.csr_matrix) -> np.ndarray:
 
 
 def _codes_from_scores(scores: np.ndarray) -> np.ndarray:
+    """Class codes from decision scores: ``(n,)`` or ``(n, 1)`` binary, ``(n, k)`` else."""
     if scores.ndim == 1:
         return (scores > 0).astype(np.int64)
+    if scores.shape[1] == 1:
+        return (scores[:, 0] > 0).astype(np.int64)
     return np.argmax(scores, axis=1)
 
 
@@ -771,7 +774,8 @@ class RetrainReport:
     stratified k-fold cross-validation (or, from ``HOLDOUT_FROM`` distinct messages, one
     stratified 20% hold-out), each fold trained on the training data plus the other
     labels, when there are enough labels, else on the labels it was trained on (said in
-    ``note``). ``per_class`` / ``confusion`` are those of "after".
+    ``note``). ``per_class`` / ``confusion`` are those of "after" (over the held-out
+    messages only, with a hold-out).
 
     ``unfitted`` / ``unfitted_rows``: the labelled messages (row numbers in the
     ``corrections`` given to :func:`retrain`) that the new model still classifies
@@ -1065,6 +1069,10 @@ def retrain(
     # -- after: cross-validated on the user's labels
     held_sets, method, note = _cv_plan(u_y, k, folds)
     cv_pred: np.ndarray | None = None
+    assessed = np.ones(len(u_y), dtype=bool)  # the pairs "after" is measured on
+    if len(held_sets) == 1:
+        assessed[:] = False
+        assessed[held_sets[0]] = True
     holdout_start: tuple[np.ndarray, np.ndarray] | None = None
     if held_sets:
         cv_pred = np.zeros(len(u_y), dtype=np.int64)
@@ -1120,8 +1128,9 @@ def retrain(
 
     if cv_pred is None and len(u_y):
         cv_pred = _codes_from_scores(user_scores(coef, intercept))
+    measured = assessed[pair_of_row]
     after_metrics = (
-        classification_metrics(task, row_y, cv_pred[pair_of_row])
+        classification_metrics(task, row_y[measured], cv_pred[pair_of_row][measured])
         if cv_pred is not None and len(u_y)
         else classification_metrics(task, np.zeros(0), np.zeros(0))
     )
