@@ -277,26 +277,33 @@ PARTIAL_SUFFIX = ".partial"
 def _locked_temp(folder: Path, name: str) -> tuple[int, Path]:
     """A new hidden ``.NAME.XXXX.partial`` in ``folder``, open and locked for writing.
 
-    The file is created as ``.creating``, locked (``flock``, where the OS has it), then
-    renamed: a ``.partial`` is locked from the moment it has that name until its writer
-    closes it or dies, so :func:`remove_stale_partials` can tell a live export from one a
-    kill left behind. Its mode follows the umask, as a plain ``open`` would (``mkstemp``
-    alone makes an export only its owner can read).
+    A writer holds an exclusive ``flock`` on its ``.partial`` until it closes it or dies,
+    and :func:`remove_stale_partials` only deletes a file while holding that lock itself:
+    so a live export's file is never removed, and one a kill left behind is. A cleaner may
+    catch a new file in the instant before its writer locks it; the writer then finds its
+    file gone (or locked) and makes another. The mode follows the umask, as a plain
+    ``open`` would (``mkstemp`` alone makes an export only its owner can read).
     """
-    fd, creating = tempfile.mkstemp(prefix=f".{name}.", suffix=".creating", dir=folder)
-    try:
+    for _attempt in range(20):
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=PARTIAL_SUFFIX, dir=folder)
         with contextlib.suppress(OSError, AttributeError):
             os.fchmod(fd, 0o666 & ~_umask())
-        if fcntl is not None:
+        if fcntl is None:
+            return fd, Path(tmp)  # Windows: an open file cannot be deleted
+        try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        tmp = Path(creating[: -len(".creating")] + PARTIAL_SUFFIX)
-        os.replace(creating, tmp)
-    except BaseException:
-        os.close(fd)
-        with contextlib.suppress(OSError):
-            os.unlink(creating)
-        raise
-    return fd, tmp
+        except BlockingIOError:
+            os.close(fd)  # a cleaner is removing it
+            continue
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        if os.fstat(fd).st_nlink:
+            return fd, Path(tmp)
+        os.close(fd)  # a cleaner removed it before we locked it
+    raise OSError(errno.EAGAIN, "cannot create a temporary file beside the export")
 
 
 def _umask() -> int:

@@ -94,3 +94,29 @@ def test_an_export_is_readable_as_the_umask_allows(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "x.csv").stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="flock")
+def test_a_cleaner_between_create_and_lock_makes_the_writer_start_again(tmp_path, monkeypatch):
+    """The one instant a live export's file is unlocked: right after it is created. A
+    cleaner that removes it then makes the writer notice and make another."""
+    import fcntl
+    import types
+
+    from guiapp.core import export as export_module
+
+    out = tmp_path / "x.csv"
+    calls = []
+
+    def flock(fd, operation):
+        calls.append(fd)
+        if len(calls) == 1:  # the writer, just after creating its file
+            assert remove_stale_partials(out) == 1
+        return fcntl.flock(fd, operation)
+
+    shim = types.SimpleNamespace(flock=flock, LOCK_EX=fcntl.LOCK_EX, LOCK_NB=fcntl.LOCK_NB)
+    monkeypatch.setattr(export_module, "fcntl", shim)
+    assert export_csv(collection(3), out) == 3
+    assert len(calls) >= 3  # writer, cleaner, writer again
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.csv"]
+    assert out.read_text().count("\n") == 4
