@@ -100,6 +100,7 @@ class MainWindow(QMainWindow):
         self.editor.failed.connect(self.notifier.error)
         self.editor.labels_changed.connect(self._on_editor_labels_changed)
         self.last_retrain = None
+        self.last_retrain_basis: tuple[int | None, int] = (None, 0)  # edit #, later changes
         self._spec = query.FilterSpec()
         self._search: tuple[str, np.ndarray | None] = ("", None)  # query -> mask
         self._search_pending = False
@@ -1021,6 +1022,7 @@ class MainWindow(QMainWindow):
             return
         snap = session.snapshot(self.project.collection)
         project = self.project
+        edits = project.edit_count()  # the log's number for the labels it learns from
         self.runner.start(
             "retrain",
             session.retrain,
@@ -1029,23 +1031,26 @@ class MainWindow(QMainWindow):
             revision=snap.revision,
             in_process=True,
             title="Retraining…",
-            on_result=lambda outcome: self._on_retrained(project, outcome),
+            on_result=lambda outcome: self._on_retrained(project, outcome, edits),
             on_cancelled=lambda: self.notifier.status(
                 "Retraining cancelled; the models are unchanged."
             ),
         )
 
-    def _on_retrained(self, project: Project, outcome) -> None:
+    def _on_retrained(self, project: Project, outcome, edits: int | None = None) -> None:
         if project is not self.project:
             return
         session.apply_retrain(project, outcome)
         self.last_retrain = outcome
+        # Label changes made while it ran (they are saved and shown; the models have not
+        # seen them): the report says so, with the edit the training data stops at.
+        later = project.collection.revision - outcome.revision
+        self.last_retrain_basis = (edits, later)
         self._after_predictions()
         self._update_actions()
-        stale = project.collection.revision != outcome.revision
         flipped = len(outcome.flipped)
         text = f"Retrained {', '.join(outcome.reports)}: {flipped:,} predictions changed."
-        if stale:
+        if later:
             text += " (Labels you set during the run will count in the next retrain.)"
         self.notifier.status(text, 15000)
         self.retrain_finished.emit(outcome)
@@ -1057,7 +1062,8 @@ class MainWindow(QMainWindow):
             return
         from guiapp.qt.model_dialogs import RetrainReportDialog
 
-        dialog = RetrainReportDialog(self.last_retrain, self)
+        edits, later = self.last_retrain_basis
+        dialog = RetrainReportDialog(self.last_retrain, self, edit_number=edits, later=later)
         dialog.show_flipped_requested.connect(self.show_flipped)
         self.last_dialog = dialog
         dialog.open()

@@ -151,20 +151,44 @@ class RetrainReportDialog(QDialog):
 
     show_flipped_requested = Signal()
 
-    def __init__(self, outcome: session.RetrainOutcome, parent=None):
+    def __init__(
+        self,
+        outcome: session.RetrainOutcome,
+        parent=None,
+        *,
+        edit_number: int | None = None,
+        later: int = 0,
+    ):
+        """``edit_number``: the project's last logged edit when the retrain read the labels;
+        ``later``: label changes made while it ran (saved, but not learnt from)."""
         super().__init__(parent)
         self.setWindowTitle("Retrain report")
         self.resize(720, 560)
         layout = QVBoxLayout(self)
         flipped = len(outcome.flipped)
+        basis = (
+            f"edit #{edit_number:,} of this project"
+            if edit_number is not None
+            else "the start of the retrain"
+        )
         summary = (
             f"<h3>Retrained {html.escape(' and '.join(outcome.reports))}</h3>"
             f"<p><b>{flipped:,}</b> message{'s' if flipped != 1 else ''} now "
             f"{'have' if flipped != 1 else 'has'} a different predicted label. "
-            f'<span style="color:{style.MUTED_TEXT}">Computed from your labels as of edit '
-            f"#{outcome.revision}.</span></p>"
+            f'<span style="color:{style.MUTED_TEXT}">Computed from your labels as of '
+            f"{basis}.</span>"
         )
-        layout.addWidget(QLabel(summary))
+        if later:
+            many = later != 1
+            summary += (
+                f"<br><b>{later:,} label change{'s' if many else ''} you made while it ran "
+                f"{'are' if many else 'is'} not in these models</b> (saved; "
+                f"{'they' if many else 'it'} will count in the next retrain)."
+            )
+        summary += "</p>"
+        self.summary = QLabel(summary)
+        self.summary.setWordWrap(True)
+        layout.addWidget(self.summary)
         self.tabs = QTabWidget(self)
         for task, report in outcome.reports.items():
             self.tabs.addTab(_TaskPage(report, self), task.capitalize())

@@ -145,6 +145,10 @@ class TaskRunner(QObject):
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(max_threads)
         self.error_reporter: Callable[[BaseException, str], None] | None = None
+        #: Tests that run hundreds of small imports set this False: ``in_process`` tasks
+        #: then run on a pool thread like the others (same function, same hooks), without
+        #: a child process's start-up. The app never changes it.
+        self.use_processes = True
         self._current: dict[str, Task] = {}  # kind -> newest task
         self._running: dict[int, Task] = {}  # run id -> task, until its worker ends
         self._closed = False
@@ -174,7 +178,7 @@ class TaskRunner(QObject):
             raise RuntimeError("the task runner is shut down")
         self.cancel(kind)
         run_id = next(_run_ids)
-        worker = TaskWorker(run_id, fn, args, kwargs, in_process=in_process)
+        worker = TaskWorker(run_id, fn, args, kwargs, in_process=in_process and self.use_processes)
         task = Task(kind, title or kind, run_id, worker, on_result, on_error, on_cancelled, quiet)
         signals = worker.signals
         signals.progressed.connect(self._on_worker_progressed)

@@ -4,6 +4,7 @@ the report, the flipped rows, versions and rollback. Real models and training da
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import time
 
 import numpy as np
@@ -85,10 +86,18 @@ def test_retrain_in_a_worker_while_labelling(qtbot, window):
     assert outcome.flipped.tolist() == flipped.tolist()
     # the edits made during the run are kept, in memory and on disk
     assert (c.user["sentiment"][free] == 2).all()
+    on_disk = sqlite3.connect(window.project.path)
+    saved = dict(on_disk.execute("SELECT row, value FROM labels WHERE task='sentiment'"))
+    on_disk.close()
+    assert all(saved[int(r)] == 2 for r in free)
     assert window.project.load_json("model_versions")["spam"] == report.version
     # the report, and the filter to exactly the flipped rows
     dialog = window.last_dialog
     assert isinstance(dialog, RetrainReportDialog) and dialog.isVisible()
+    # it says which labels it learnt from (the two edits before it started) and that the
+    # edit made while it ran is not in the model
+    assert "as of edit #2 of this project" in dialog.summary.text()
+    assert "1 label change you made while it ran is not in these models" in dialog.summary.text()
     dialog.flipped_button.click()
     assert sorted(window.model.order.tolist()) == flipped.tolist()
     assert window.filter_bar.rows_chip.isVisible()

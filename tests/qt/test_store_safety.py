@@ -9,10 +9,9 @@ import sqlite3
 
 import numpy as np
 import pytest
-from conftest import sms_collection
 from qt_helpers import WAIT, make_window
+from store_helpers import labelled_project
 
-from guiapp.core.commands import set_label
 from guiapp.core.project import Project, backup_path
 from guiapp.qt.table_model import COLUMN_INDEX, LabelCodeRole
 
@@ -21,16 +20,9 @@ def unexpected(window) -> list[str]:
     return [b.text() for b in window.notifier.shown if b.windowTitle() == "Unexpected error"]
 
 
-def make_project(path, repeat=20) -> Project:
-    collection = sms_collection(repeat)
-    project = Project.create(path, collection)
-    project.apply(set_label(collection, "spam", [3, 4], "spam"))
-    return project
-
-
 @pytest.fixture
 def window(qtbot, settings, tmp_path):
-    make_project(tmp_path / "open.triage").close()
+    labelled_project(tmp_path / "open.triage")
     window = make_window(qtbot, settings)
     with qtbot.waitSignal(window.project_opened, timeout=WAIT):
         window.open_project(tmp_path / "open.triage")
@@ -48,7 +40,7 @@ def test_a_damaged_project_offers_its_backup_and_opens_the_recovered_copy(
     qtbot, settings, tmp_path
 ):
     path = tmp_path / "work.triage"
-    make_project(path).close()
+    labelled_project(path)
     Project.open(path).close()  # a clean open keeps the backup
     raw = bytearray(path.read_bytes())
     raw[4096 : 4096 + 8192] = b"\xa5" * 8192
@@ -68,7 +60,7 @@ def test_a_damaged_project_offers_its_backup_and_opens_the_recovered_copy(
     recovered = window.project.path
     assert recovered != path and "recovered" in recovered.name and recovered.parent == tmp_path
     assert window.collection.user["spam"][[3, 4]].tolist() == [1, 1]
-    assert window.model.rowCount() == len(sms_collection(20))
+    assert window.model.rowCount() == 300
     assert path.read_bytes() == damaged  # the damaged original is never written to
     assert not unexpected(window)
     window.close()
@@ -76,7 +68,7 @@ def test_a_damaged_project_offers_its_backup_and_opens_the_recovered_copy(
 
 def test_a_damaged_project_without_a_backup_says_so(qtbot, window, tmp_path):
     path = tmp_path / "cut.triage"
-    make_project(path).close()
+    labelled_project(path)
     path.write_bytes(path.read_bytes()[:3000])
     assert not backup_path(path).exists()
     before = window.project
@@ -143,6 +135,7 @@ def saved_labels(path, task: str) -> dict[int, int]:
 def test_a_bulk_label_on_a_full_disk_is_refused_and_never_shown(qtbot, window):
     project = window.project
     shown_before = label_codes(window, "sentiment")
+    memory_before = window.collection.user["sentiment"].copy()
     saved_before = saved_labels(project.path, "sentiment")
     pages = project._conn.execute("PRAGMA page_count").fetchone()[0]
     project._conn.execute(f"PRAGMA max_page_count={pages}")  # SQLite's own "disk is full"
@@ -153,7 +146,7 @@ def test_a_bulk_label_on_a_full_disk_is_refused_and_never_shown(qtbot, window):
     assert box.windowTitle() == "Project problem"
     assert "disk is full" in box.text() and str(project.path) in box.text()
     assert (label_codes(window, "sentiment") == shown_before).all()
-    assert (window.collection.user["sentiment"] == -1).all()
+    assert (window.collection.user["sentiment"] == memory_before).all()
     assert window.editor.stack.count() == 0
     assert saved_labels(project.path, "sentiment") == saved_before
     # Space again: the user closes the box, the same key goes through, saved then shown.
