@@ -72,8 +72,19 @@ class Problem:
         return f"{self.location}: {self.reason}"
 
 
+#: Remedies a window can act on (``ModelError.remedy``), and the advice the message gives.
+REMEDY_ADVICE = {
+    "retrain": "Retrain the model in this version of the app (Models > Retrain, or "
+    "`triage train`), or roll back to the shipped model.",
+}
+
+
 class ModelError(TriageError):
-    """A model file cannot be used: wrong hash, unknown origin, other scikit-learn, ..."""
+    """A model file cannot be used: wrong hash, unknown origin, other scikit-learn, ...
+
+    ``remedy`` is machine-readable when it is a key of :data:`REMEDY_ADVICE` (``"retrain"``:
+    offer a Retrain button), else a free-text advice; either way the message says it.
+    """
 
     def __init__(self, path: str | Path, reason: str, *, remedy: str = ""):
         self.path = str(path)
@@ -81,7 +92,7 @@ class ModelError(TriageError):
         self.remedy = remedy
         text = f"{path}: {reason}"
         if remedy:
-            text += f" {remedy}"
+            text += f" {REMEDY_ADVICE.get(remedy, remedy)}"
         super().__init__(text)
 
 

@@ -117,17 +117,27 @@ def test_tampered_model_file_is_refused_before_unpickling(tmp_path, monkeypatch)
         models.load_model(path)
 
 
-def test_card_from_another_sklearn_is_a_clear_model_error(tmp_path):
+def test_card_from_another_sklearn_is_a_clear_model_error(tmp_path, monkeypatch):
     path = copy_shipped("sentiment", tmp_path)
     card_path = tmp_path / "sentiment.card.json"
     card = json.loads(card_path.read_text())
     card["environment"]["scikit_learn"] = "1.4.2"
     card_path.write_text(json.dumps(card))
+    # detected from the card, before anything is unpickled
+    monkeypatch.setattr(joblib, "load", lambda *a, **k: pytest.fail("unpickled it"))
     with pytest.raises(ModelError) as info:
         models.load_model(path)
     message = str(info.value)
     assert "scikit-learn 1.4.2" in message and sklearn.__version__ in message
     assert "Retrain" in message and str(path) in message
+    assert info.value.remedy == "retrain"  # the window offers a Retrain button on this
+    # a numpy of another major version cannot read the arrays either
+    card["environment"]["scikit_learn"] = sklearn.__version__
+    card["environment"]["numpy"] = "1.26.4" if np.__version__.startswith("2.") else "2.1.0"
+    card_path.write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="made with numpy") as info:
+        models.load_model(path)
+    assert info.value.remedy == "retrain"
 
 
 def test_pickle_from_another_sklearn_raises_model_error_not_warning(tmp_path, monkeypatch, shipped):
@@ -139,8 +149,9 @@ def test_pickle_from_another_sklearn_raises_model_error_not_warning(tmp_path, mo
     model = models.TrainedModel("spam", shipped["spam"].pipeline, dict(shipped["spam"].card))
     model.save(tmp_path)
     monkeypatch.undo()
-    with pytest.raises(ModelError, match="pickled with version 1.3.0"):
+    with pytest.raises(ModelError, match="pickled with version 1.3.0") as info:
         models.load_model(tmp_path / "spam.joblib")
+    assert info.value.remedy == "retrain"
 
 
 def test_unknown_pickle_is_refused(tmp_path):

@@ -39,10 +39,8 @@ from guiapp.core.messages import CLASSES, TASKS
 
 APP_MARK = "triage-model-card/1"
 SHIPPED = "shipped"
-RETRAIN_REMEDY = (
-    "Retrain the model in this version of the app (Models > Retrain, or `triage train`), "
-    "or roll back to the shipped model."
-)
+#: ``ModelError.remedy`` of a model that this app cannot use but a retrain replaces.
+RETRAIN_REMEDY = "retrain"
 
 
 def file_sha256(path: Path) -> str:
@@ -151,6 +149,29 @@ def card_path_for(model_path: Path) -> Path:
     return model_path.with_name(model_path.name.removesuffix(".joblib") + ".card.json")
 
 
+def check_environment(card: dict[str, Any], model_path: Path) -> None:
+    """Refuse, from its card and before anything is unpickled, a model made by another
+    scikit-learn (its estimators' internals change between versions) or another major
+    numpy (its arrays do not unpickle across 1.x / 2.x)."""
+    env = card.get("environment") or {}
+    wanted = str(env.get("scikit_learn", ""))
+    if wanted != sklearn.__version__:
+        raise ModelError(
+            model_path,
+            f"it was made with scikit-learn {wanted or '(unknown)'}, this app runs "
+            f"scikit-learn {sklearn.__version__}; it was not loaded.",
+            remedy=RETRAIN_REMEDY,
+        )
+    made = str(env.get("numpy", ""))
+    if made.split(".")[0] != np.__version__.split(".")[0]:
+        raise ModelError(
+            model_path,
+            f"it was made with numpy {made or '(unknown)'}, this app runs numpy "
+            f"{np.__version__}; it was not loaded.",
+            remedy=RETRAIN_REMEDY,
+        )
+
+
 def load_model(path: Path) -> TrainedModel:
     """Load a model file (or its card) after checking it against its card.
 
@@ -182,14 +203,7 @@ def load_model(path: Path) -> TrainedModel:
             "written); it was not loaded.",
             remedy=RETRAIN_REMEDY,
         )
-    wanted = str((card.get("environment") or {}).get("scikit_learn", ""))
-    if wanted != sklearn.__version__:
-        raise ModelError(
-            model_path,
-            f"it was made with scikit-learn {wanted or '(unknown)'}, this app runs "
-            f"scikit-learn {sklearn.__version__}; it was not loaded.",
-            remedy=RETRAIN_REMEDY,
-        )
+    check_environment(card, model_path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", InconsistentVersionWarning)
@@ -390,11 +404,13 @@ def rollback(task: str, to: str | None = None) -> str:
 
 
 __all__ = [
+    "RETRAIN_REMEDY",
     "ModelVersion",
     "TrainedModel",
     "activate",
     "active_version",
     "add_version",
+    "check_environment",
     "describe_version",
     "environment",
     "list_versions",
