@@ -389,21 +389,14 @@ def retrain(
 
     hooks = Hooks(on_progress, stop_requested)
     tasks = [t for t in TASKS if t in tasks]
-    results = {}
-    for i, task in enumerate(tasks):
-        train_hooks = hooks.scaled(0.75 * i / len(tasks), 0.75 * (i + 1) / len(tasks))
-        labelled = collection.user[task] >= 0
-        results[task] = models.retrain(
-            task,
-            collection.messages[labelled].reset_index(drop=True),
-            collection.user[task][labelled],
-            corrected=collection.corrected[task][labelled],
-            on_progress=train_hooks.on_progress,
-            stop_requested=stop_requested,
-        )
-    # One pass over the collection for every new model (the texts are hashed once).
-    new_models = [results[t].model for t in tasks]
-    probs = models.predict_many(collection.messages, new_models, hooks=hooks.scaled(0.75, 1.0))
+    # Each distinct text is hashed once, for every task's training and for the predictions.
+    results, prob_by_task = models.retrain_many(
+        collection.messages,
+        {t: collection.user[t] for t in tasks},
+        corrected={t: collection.corrected[t] for t in tasks},
+        hooks=hooks,
+    )
+    probs = [prob_by_task[t] for t in tasks]
     predictions = Predictions(rows=None, n_rows=len(collection))
     reports: dict[str, TaskReport] = {}
     flipped = np.zeros(len(collection), dtype=bool)

@@ -133,6 +133,9 @@ class _SplitProducts:
     def __init__(self, X: sp.csr_matrix):
         X = sp.csr_matrix(X)
         n = X.shape[0]
+        # float32 matrices (retraining) are multiplied in float32 -- half the memory
+        # traffic, the scarce resource here -- and the results come back as float64.
+        self.dtype = X.dtype
         if n < 2048:
             self.parts = [X]
             self.bounds = [0, n]
@@ -148,17 +151,23 @@ class _SplitProducts:
         return list(_pool().map(fn, items))
 
     def dot(self, W: np.ndarray) -> np.ndarray:
-        return np.concatenate(self._map(lambda P: np.asarray(P @ W), self.parts))
+        W = np.asarray(W, dtype=self.dtype)
+        out = np.concatenate(self._map(lambda P: np.asarray(P @ W), self.parts))
+        return out.astype(np.float64, copy=False)
 
     def tdot(self, G: np.ndarray) -> np.ndarray:
+        G = np.asarray(G, dtype=self.dtype)
         pieces = [
             (P, G[a:b]) for P, a, b in zip(self.parts, self.bounds, self.bounds[1:], strict=False)
         ]
-        return sum(self._map(lambda item: np.asarray(item[0].T @ item[1]), pieces))
+        parts = self._map(lambda item: np.asarray(item[0].T @ item[1], dtype=np.float64), pieces)
+        return np.asarray(sum(parts))
 
     def tdot_squared(self, H: np.ndarray, chunk: int = 4096) -> np.ndarray:
         """``(X * X).T @ H`` (the element-wise square of ``X``), in row chunks so that the
         squared copy never exceeds one chunk."""
+
+        H = np.asarray(H, dtype=self.dtype)
 
         def part(item: tuple[sp.csr_matrix, np.ndarray]) -> np.ndarray:
             P, Hp = item
@@ -180,8 +189,12 @@ class _SplitProducts:
 
 
 def split_products(X: sp.csr_matrix) -> _SplitProducts:
-    """``X`` prepared for :func:`fit_logistic` (its transpose built once)."""
-    return _SplitProducts(sp.csr_matrix(X, dtype=np.float64))
+    """``X`` prepared for :func:`fit_logistic` / :func:`minimize_logistic` (float32 stays
+    float32, anything else becomes float64)."""
+    X = sp.csr_matrix(X)
+    if X.dtype != np.float32:
+        X = sp.csr_matrix(X, dtype=np.float64)
+    return _SplitProducts(X)
 
 
 def fit_logistic(

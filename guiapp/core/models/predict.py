@@ -11,16 +11,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from guiapp.core.messages import CLASSES, LABEL_COLUMN
 from guiapp.core.models.features import TextHasher, join_subject
-from guiapp.core.models.linear import decision_scores, probabilities
+from guiapp.core.models.linear import TfidfBlock, _hashed_coef, decision_scores, probabilities
 from guiapp.core.models.registry import TrainedModel
 from guiapp.core.progress import Hooks
+
+if TYPE_CHECKING:
+    from guiapp.core.models.hashed import HashedTexts
 
 BATCH = 2000
 
@@ -120,6 +124,54 @@ def predict_many(
     for model, parts in zip(models, results, strict=True):
         width = len(model.classes)
         out.append(np.concatenate(parts) if parts else np.zeros((0, width), dtype=np.float32))
+    return out
+
+
+def scores_from_counts(counts: sp.csr_matrix, tfidf: TfidfBlock, clf: Any) -> np.ndarray:
+    """``clf.decision_function(tfidf.transform(counts))`` as ``(n, n_outputs)``, without
+    building the weighted matrix (the same arithmetic as :func:`~.linear.decision_scores`)."""
+    counts = sp.csr_matrix(counts)
+    n = counts.shape[0]
+    n_dense = int(tfidf.n_dense)
+    n_hashed = counts.shape[1] - n_dense
+    coef = np.asarray(clf.coef_)
+    if coef.shape[1] != counts.shape[1]:
+        raise ValueError(
+            f"model expects {coef.shape[1]} features, the counts have {counts.shape[1]}"
+        )
+    idf = np.concatenate((np.asarray(tfidf.idf_, dtype=np.float64), np.zeros(n_dense)))
+    w = idf[counts.indices]
+    weighted = counts.data * w
+    running = np.zeros(len(w) + 1)
+    np.cumsum(weighted * w, out=running[1:])
+    norms = np.sqrt(np.maximum(running[counts.indptr[1:]] - running[counts.indptr[:-1]], 0.0))
+    norms[norms == 0] = 1.0
+    occurrences = sp.csr_matrix((weighted, counts.indices, counts.indptr), shape=counts.shape)
+    # The dense columns weigh 0 here (their idf is 0); they are added below, scaled.
+    hashed_coef = _hashed_coef(clf, n_hashed)
+    padded = np.concatenate((hashed_coef, np.zeros((n_dense, hashed_coef.shape[1]))))
+    out = np.asarray(occurrences @ padded)
+    out /= norms[:, None]
+    if n_dense:
+        tail = np.flatnonzero(counts.indices >= n_hashed)
+        rows = np.searchsorted(counts.indptr, tail, side="right") - 1
+        dense = np.zeros((n, n_dense))
+        dense[rows, counts.indices[tail] - n_hashed] = counts.data[tail]
+        out += (dense * tfidf.dense_scale_) @ coef[:, n_hashed:].T
+    out += np.asarray(clf.intercept_)
+    return out
+
+
+def predict_hashed(hashed: HashedTexts, models: Sequence[TrainedModel]) -> list[np.ndarray]:
+    """Class probabilities ``(n_rows, n_classes)`` of each model from already hashed rows
+    (:func:`~.hashed.hash_texts`, made with the models' hasher parameters): each distinct
+    text is scored once."""
+    out = []
+    for model in models:
+        if not hashed.matches(model.pipeline["hash"]):
+            raise ValueError(f"the {model.task} model reads other features than these")
+        scores = scores_from_counts(hashed.counts, model.pipeline["tfidf"], model.pipeline["clf"])
+        out.append(probabilities(scores).astype(np.float32)[hashed.index])
     return out
 
 

@@ -35,7 +35,7 @@ from sklearn.pipeline import Pipeline
 
 from guiapp.core import paths
 from guiapp.core.errors import InputError, ModelError
-from guiapp.core.messages import CLASSES, LABEL_COLUMN
+from guiapp.core.messages import CLASSES, LABEL_COLUMN, TASKS
 from guiapp.core.models import corpora
 from guiapp.core.models.features import TextHasher
 from guiapp.core.models.hashed import (
@@ -56,7 +56,12 @@ from guiapp.core.models.linear import (
     rows_view,
     split_products,
 )
-from guiapp.core.models.predict import classification_metrics, model_texts, predict_many
+from guiapp.core.models.predict import (
+    classification_metrics,
+    model_texts,
+    predict_hashed,
+    predict_many,
+)
 from guiapp.core.models.registry import TrainedModel, add_version, environment, load_current
 from guiapp.core.progress import Hooks
 
@@ -1002,6 +1007,7 @@ def retrain(
     hooks.check()
     weighted = tfidf.transform(X_counts)
     del X_counts
+    weighted.data = weighted.data.astype(np.float32)
     hooks.check()
     products = split_products(weighted)
     X_user = rows_view(weighted, n_base, weighted.shape[0])
@@ -1056,7 +1062,8 @@ def retrain(
     def user_scores(
         coef: np.ndarray, intercept: np.ndarray, which: Any = slice(None)
     ) -> np.ndarray:
-        return np.asarray(X_user[which] @ coef.T) + intercept + offsets
+        scores = np.asarray(X_user[which] @ coef.T.astype(np.float32), dtype=np.float64)
+        return scores + intercept + offsets
 
     # -- before: the current model on the user's labels
     before: dict[str, Any] = {"accuracy": None, "macro_recall": None}
@@ -1231,12 +1238,82 @@ def retrain(
     return RetrainResult(model, report)
 
 
+def retrain_many(
+    messages: pd.DataFrame,
+    labels: dict[str, np.ndarray],
+    *,
+    corrected: dict[str, np.ndarray] | None = None,
+    hooks: Hooks | None = None,
+    on_progress: Any = None,
+    stop_requested: Any = None,
+    **options: Any,
+) -> tuple[dict[str, RetrainResult], dict[str, np.ndarray]]:
+    """Retrain the model of every task in ``labels`` on one collection, then predict every
+    row with the new models -- hashing each distinct text of ``messages`` once for all of it.
+
+    ``labels[task]``: the user's label code per row of ``messages`` (-1: none);
+    ``corrected[task]``: which of them were corrections. Each task is retrained with :func:`retrain`
+    on its labelled rows (``options`` are passed on; its report's row numbers count the
+    labelled rows of that task). Returns ``(results, probabilities)``: per task, the
+    :class:`RetrainResult` and the new model's class probabilities ``(n_rows, n_classes)``
+    for every row.
+    """
+    hooks = hooks or Hooks(on_progress, stop_requested)
+    tasks = [t for t in TASKS if t in labels]
+    current: dict[str, TrainedModel | None] = {}
+    for task in tasks:
+        try:
+            current[task] = load_current(task)
+        except ModelError:
+            current[task] = None
+    hashers = {
+        t: (m.pipeline["hash"] if m is not None else make_hasher()) for t, m in current.items()
+    }
+    hashed_by_key: list[HashedTexts] = []
+    hashed: dict[str, HashedTexts] = {}
+    for i, task in enumerate(tasks):
+        found = next((h for h in hashed_by_key if h.matches(hashers[task])), None)
+        if found is None:
+            found = hash_texts(
+                hashers[task], messages, hooks.scaled(0.0, 0.25 / len(tasks) * (i + 1))
+            )
+            hashed_by_key.append(found)
+        hashed[task] = found
+    results: dict[str, RetrainResult] = {}
+    for i, task in enumerate(tasks):
+        task_labels = np.asarray(labels[task])
+        labelled = task_labels >= 0
+        sub = hooks.scaled(0.25 + 0.65 * i / len(tasks), 0.25 + 0.65 * (i + 1) / len(tasks))
+        results[task] = retrain(
+            task,
+            messages[labelled].reset_index(drop=True),
+            task_labels[labelled],
+            corrected=None if corrected is None else np.asarray(corrected[task])[labelled],
+            current=current[task],
+            hashed=hashed[task].subset(labelled),
+            hooks=sub,
+            **options,
+        )
+    hooks.step(900, 1000, "predicting")
+    probabilities: dict[str, np.ndarray] = {}
+    for task in tasks:
+        model = results[task].model
+        rows = hashed[task] if hashed[task].matches(model.pipeline["hash"]) else None
+        if rows is None:
+            (probabilities[task],) = predict_many(messages, [model], hooks=hooks.scaled(0.9, 1.0))
+        else:
+            (probabilities[task],) = predict_hashed(rows, [model])
+        hooks.check()
+    return results, probabilities
+
+
 __all__ = [
     "RetrainReport",
     "RetrainResult",
     "build_shipped_models",
     "load_training_data",
     "retrain",
+    "retrain_many",
     "train_from_files",
     "train_task",
     "tune_offsets",
