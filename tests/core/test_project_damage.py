@@ -112,3 +112,14 @@ def test_the_backup_is_the_state_of_the_last_clean_open(tmp_path):
         assert (backup.collection.user["sentiment"] == -1).all()
     finally:
         backup.close()
+
+
+def test_the_store_is_wal_with_full_synchronous(tmp_path):
+    """What makes an acknowledged edit durable: each commit is fsync'ed to the write-ahead
+    log before ``apply`` returns (FULL; NORMAL would survive a kill but not a power cut)."""
+    project = make_project(tmp_path / "p.triage")
+    try:
+        assert project._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert project._conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    finally:
+        project.close()
