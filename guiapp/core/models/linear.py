@@ -100,6 +100,118 @@ class TfidfBlock(TransformerMixin, BaseEstimator):
         return X
 
 
+RowSource = tuple[sp.csr_matrix, "np.ndarray | None"]
+_BLOCK_ENTRIES = 1 << 21
+
+
+def _row_blocks(X: sp.csr_matrix, rows: np.ndarray | None) -> Any:
+    """``(indices, data, lengths)`` of the selected rows (all when None), in blocks of about
+    ``_BLOCK_ENTRIES`` stored entries, gathered without building the sub-matrix."""
+    indptr = X.indptr.astype(np.int64, copy=False)
+    if rows is None:
+        starts, lengths = indptr[:-1], np.diff(indptr)
+    else:
+        rows = np.asarray(rows, dtype=np.int64)
+        starts, lengths = indptr[rows], indptr[rows + 1] - indptr[rows]
+    ends = np.cumsum(lengths)
+    a = 0
+    while a < len(lengths):
+        b = int(np.searchsorted(ends, (ends[a - 1] if a else 0) + _BLOCK_ENTRIES, "right"))
+        b = max(b, a + 1)
+        seg_starts, seg_len = starts[a:b], lengths[a:b]
+        if rows is None:
+            lo, hi = int(seg_starts[0]), int(seg_starts[-1] + seg_len[-1])
+            yield X.indices[lo:hi], X.data[lo:hi], seg_len
+        else:
+            offsets = np.concatenate(([0], np.cumsum(seg_len)[:-1]))
+            pos = np.arange(int(seg_len.sum()), dtype=np.int64) + np.repeat(
+                seg_starts - offsets, seg_len
+            )
+            yield X.indices[pos], X.data[pos], seg_len
+        a = b
+
+
+def _segment_sums(values: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(lengths))
+    nonempty = lengths > 0
+    if nonempty.any():
+        starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))[nonempty]
+        out[nonempty] = np.add.reduceat(values, starts)
+    return out
+
+
+def fit_tfidf_rows(
+    sources: list[RowSource], n_features: int, n_dense: int, min_df: int = 2
+) -> TfidfBlock:
+    """``TfidfBlock(n_dense, min_df).fit`` of the selected rows of several matrices stacked,
+    without stacking them."""
+    n_hashed = n_features - n_dense
+    df = np.zeros(n_features, dtype=np.int64)
+    peak = np.zeros(n_dense)
+    n_docs = 0
+    for X, rows in sources:
+        for ind, dat, lengths in _row_blocks(X, rows):
+            df += np.bincount(ind, minlength=n_features)
+            n_docs += len(lengths)
+            if n_dense:
+                tail = ind >= n_hashed
+                np.maximum.at(peak, ind[tail] - n_hashed, np.abs(dat[tail]))
+    tfidf = TfidfBlock(n_dense=n_dense, min_df=min_df)
+    dfh = df[:n_hashed].astype(np.float64)
+    idf = np.log((1.0 + n_docs) / (1.0 + dfh)) + 1.0
+    idf[dfh < min_df] = 0.0
+    tfidf.idf_ = idf.astype(np.float32)
+    tfidf.dense_scale_ = (1.0 / np.where(peak > 0, peak, 1.0)).astype(np.float64)
+    tfidf.n_features_in_ = n_features
+    return tfidf
+
+
+def weigh_rows(
+    tfidf: TfidfBlock, sources: list[RowSource], n_features: int, dtype: Any = np.float32
+) -> sp.csr_matrix:
+    """``tfidf.transform`` of the selected rows of several matrices, stacked, as ``dtype``.
+
+    The same arithmetic as :meth:`TfidfBlock.transform`, block by block (a few million
+    entries at a time stay in cache; the counts are never copied whole).
+    """
+    n_hashed = n_features - tfidf.n_dense
+    idf = np.concatenate(
+        (np.asarray(tfidf.idf_, dtype=np.float64), np.zeros(n_features - n_hashed))
+    )
+    out_ind, out_val, out_len = [], [], []
+    for X, rows in sources:
+        for ind, dat, lengths in _row_blocks(X, rows):
+            w = idf[ind]
+            v = dat * w
+            norms = np.sqrt(_segment_sums(v * w, lengths))
+            norms[norms == 0] = 1.0
+            v /= np.repeat(norms, lengths)
+            if tfidf.n_dense:
+                tail = np.flatnonzero(ind >= n_hashed)
+                v[tail] = dat[tail] * tfidf.dense_scale_[ind[tail] - n_hashed]
+            keep = v != 0
+            if not keep.all():
+                lengths = _segment_sums(keep, lengths).astype(np.int64)
+                ind, v = ind[keep], v[keep]
+            out_ind.append(np.asarray(ind, dtype=np.int32))
+            out_val.append(v.astype(dtype))
+            out_len.append(lengths)
+    lengths = np.concatenate(out_len) if out_len else np.zeros(0, dtype=np.int64)
+    indptr = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    # One index dtype for indptr and indices (see rows_view).
+    index_dtype = np.int32 if indptr[-1] < np.iinfo(np.int32).max else np.int64
+    matrix = sp.csr_matrix((len(lengths), n_features), dtype=dtype)
+    matrix.data = np.concatenate(out_val) if out_val else np.zeros(0, dtype=dtype)
+    matrix.indices = (
+        np.concatenate(out_ind).astype(index_dtype, copy=False)
+        if out_ind
+        else np.zeros(0, dtype=index_dtype)
+    )
+    matrix.indptr = indptr.astype(index_dtype)
+    return matrix
+
+
 # ------------------------------------------------------------------- fitting
 
 _POOL: ThreadPoolExecutor | None = None
@@ -121,7 +233,9 @@ def rows_view(X: sp.csr_matrix, start: int, stop: int) -> sp.csr_matrix:
     view = sp.csr_matrix((stop - start, X.shape[1]), dtype=X.dtype)
     view.data = X.data[s:e]
     view.indices = X.indices[s:e]
-    view.indptr = X.indptr[start : stop + 1] - s
+    # indptr keeps the dtype of indices: scipy converts both to a common one at every
+    # product otherwise (a copy of all the indices each time).
+    view.indptr = (X.indptr[start : stop + 1] - s).astype(X.indices.dtype, copy=False)
     return view
 
 
@@ -302,6 +416,7 @@ class FitInfo:
     objective: float = math.nan
     stop: str = ""
     seconds: float = 0.0
+    preconditioner: np.ndarray | None = None  # the Hessian diagonal it used (reusable)
 
     @property
     def converged(self) -> bool:
@@ -391,6 +506,7 @@ def minimize_logistic(
     max_seconds: float | None = None,
     memory: int = 10,
     hooks: Hooks | None = None,
+    preconditioner: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, FitInfo]:
     """Minimise the objective of :func:`fit_logistic` from ``coef`` / ``intercept``.
 
@@ -400,6 +516,8 @@ def minimize_logistic(
     line search of :func:`_line_search`. Stops when an iteration lowers the objective by
     less than ``ftol`` of its value, after ``max_iter`` iterations or ``max_seconds``;
     polls ``hooks`` before every sparse product (Cancel raises :class:`Cancelled`).
+    ``preconditioner``: the ``FitInfo.preconditioner`` of an earlier fit on the same
+    matrix, to save the pass that computes it (it need not be exact).
 
     Returns ``(coef (n_out, d), intercept (n_out,), FitInfo)``.
     """
@@ -420,6 +538,7 @@ def minimize_logistic(
             max_seconds=max_seconds,
             memory=memory,
             hooks=hooks,
+            preconditioner=preconditioner,
         )
 
 
@@ -437,6 +556,7 @@ def _minimize_logistic(
     max_seconds: float | None,
     memory: int,
     hooks: Hooks | None,
+    preconditioner: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray, FitInfo]:
     hooks = hooks or Hooks()
     started = time.monotonic()
@@ -465,10 +585,15 @@ def _minimize_logistic(
     f = loss + 0.5 * float(np.sum(W * W)) / C
     g = np.concatenate((product(products.tdot, R) + W / C, R.sum(axis=0)[None, :]))
     # The preconditioner: the Hessian's diagonal at the start (one pass over X squared).
-    hooks.check()
-    diag = np.concatenate(
-        (products.tdot_squared(H) + 1.0 / C, np.maximum(H.sum(axis=0), 1e-12)[None, :])
-    )
+    if preconditioner is not None and preconditioner.shape == g.shape:
+        diag = preconditioner
+    else:
+        hooks.check()
+        info.passes += 1
+        diag = np.concatenate(
+            (products.tdot_squared(H) + 1.0 / C, np.maximum(H.sum(axis=0), 1e-12)[None, :])
+        )
+    info.preconditioner = diag
     inv_diag = 1.0 / diag
     pairs: list[tuple[np.ndarray, np.ndarray, float]] = []
     info.stop = "max_iter"

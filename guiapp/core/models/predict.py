@@ -19,7 +19,14 @@ import scipy.sparse as sp
 
 from guiapp.core.messages import CLASSES, LABEL_COLUMN
 from guiapp.core.models.features import TextHasher, join_subject
-from guiapp.core.models.linear import TfidfBlock, _hashed_coef, decision_scores, probabilities
+from guiapp.core.models.linear import (
+    TfidfBlock,
+    _hashed_coef,
+    _row_blocks,
+    _segment_sums,
+    decision_scores,
+    probabilities,
+)
 from guiapp.core.models.registry import TrainedModel
 from guiapp.core.progress import Hooks
 
@@ -127,39 +134,45 @@ def predict_many(
     return out
 
 
-def scores_from_counts(counts: sp.csr_matrix, tfidf: TfidfBlock, clf: Any) -> np.ndarray:
-    """``clf.decision_function(tfidf.transform(counts))`` as ``(n, n_outputs)``, without
-    building the weighted matrix (the same arithmetic as :func:`~.linear.decision_scores`)."""
+def scores_from_counts(
+    counts: sp.csr_matrix, tfidf: TfidfBlock, clf: Any, rows: np.ndarray | None = None
+) -> np.ndarray:
+    """``clf.decision_function(tfidf.transform(counts[rows]))`` as ``(n, n_outputs)``
+    (all rows when ``rows`` is None), block by block, without building the weighted matrix
+    (the same arithmetic as :func:`~.linear.decision_scores`)."""
     counts = sp.csr_matrix(counts)
-    n = counts.shape[0]
+    n_features = counts.shape[1]
     n_dense = int(tfidf.n_dense)
-    n_hashed = counts.shape[1] - n_dense
+    n_hashed = n_features - n_dense
     coef = np.asarray(clf.coef_)
-    if coef.shape[1] != counts.shape[1]:
-        raise ValueError(
-            f"model expects {coef.shape[1]} features, the counts have {counts.shape[1]}"
-        )
+    if coef.shape[1] != n_features:
+        raise ValueError(f"model expects {coef.shape[1]} features, the counts have {n_features}")
     idf = np.concatenate((np.asarray(tfidf.idf_, dtype=np.float64), np.zeros(n_dense)))
-    w = idf[counts.indices]
-    weighted = counts.data * w
-    running = np.zeros(len(w) + 1)
-    np.cumsum(weighted * w, out=running[1:])
-    norms = np.sqrt(np.maximum(running[counts.indptr[1:]] - running[counts.indptr[:-1]], 0.0))
-    norms[norms == 0] = 1.0
-    occurrences = sp.csr_matrix((weighted, counts.indices, counts.indptr), shape=counts.shape)
-    # The dense columns weigh 0 here (their idf is 0); they are added below, scaled.
+    # The dense columns weigh 0 in the product (their idf is 0); they are added scaled.
     hashed_coef = _hashed_coef(clf, n_hashed)
     padded = np.concatenate((hashed_coef, np.zeros((n_dense, hashed_coef.shape[1]))))
-    out = np.asarray(occurrences @ padded)
-    out /= norms[:, None]
-    if n_dense:
-        tail = np.flatnonzero(counts.indices >= n_hashed)
-        rows = np.searchsorted(counts.indptr, tail, side="right") - 1
-        dense = np.zeros((n, n_dense))
-        dense[rows, counts.indices[tail] - n_hashed] = counts.data[tail]
-        out += (dense * tfidf.dense_scale_) @ coef[:, n_hashed:].T
-    out += np.asarray(clf.intercept_)
-    return out
+    dense_coef = coef[:, n_hashed:].T * tfidf.dense_scale_[:, None]
+    parts = []
+    for ind, dat, lengths in _row_blocks(counts, rows):
+        w = idf[ind]
+        weighted = dat * w
+        norms = np.sqrt(_segment_sums(weighted * w, lengths))
+        norms[norms == 0] = 1.0
+        indptr = np.zeros(len(lengths) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=indptr[1:])
+        block = sp.csr_matrix((weighted, ind, indptr), shape=(len(lengths), n_features))
+        out = np.asarray(block @ padded)
+        out /= norms[:, None]
+        if n_dense:
+            tail = np.flatnonzero(ind >= n_hashed)
+            row_of = np.searchsorted(indptr, tail, side="right") - 1
+            dense = np.zeros((len(lengths), n_dense))
+            dense[row_of, ind[tail] - n_hashed] = dat[tail]
+            out += dense @ dense_coef
+        parts.append(out)
+    width = 1 if coef.shape[0] == 1 else coef.shape[0]
+    out = np.concatenate(parts) if parts else np.zeros((0, width))
+    return out + np.asarray(clf.intercept_)
 
 
 def predict_hashed(hashed: HashedTexts, models: Sequence[TrainedModel]) -> list[np.ndarray]:
