@@ -141,7 +141,11 @@ def _segment_sums(values: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 def fit_tfidf_rows(
-    sources: list[RowSource], n_features: int, n_dense: int, min_df: int = 2
+    sources: list[RowSource],
+    n_features: int,
+    n_dense: int,
+    min_df: int = 2,
+    hooks: Hooks | None = None,
 ) -> TfidfBlock:
     """``TfidfBlock(n_dense, min_df).fit`` of the selected rows of several matrices stacked,
     without stacking them."""
@@ -151,6 +155,8 @@ def fit_tfidf_rows(
     n_docs = 0
     for X, rows in sources:
         for ind, dat, lengths in _row_blocks(X, rows):
+            if hooks is not None:
+                hooks.check()
             df += np.bincount(ind, minlength=n_features)
             n_docs += len(lengths)
             if n_dense:
@@ -167,7 +173,11 @@ def fit_tfidf_rows(
 
 
 def weigh_rows(
-    tfidf: TfidfBlock, sources: list[RowSource], n_features: int, dtype: Any = np.float32
+    tfidf: TfidfBlock,
+    sources: list[RowSource],
+    n_features: int,
+    dtype: Any = np.float32,
+    hooks: Hooks | None = None,
 ) -> sp.csr_matrix:
     """``tfidf.transform`` of the selected rows of several matrices, stacked, as ``dtype``.
 
@@ -181,6 +191,8 @@ def weigh_rows(
     out_ind, out_val, out_len = [], [], []
     for X, rows in sources:
         for ind, dat, lengths in _row_blocks(X, rows):
+            if hooks is not None:
+                hooks.check()
             w = idf[ind]
             v = dat * w
             norms = np.sqrt(_segment_sums(v * w, lengths))

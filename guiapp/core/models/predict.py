@@ -135,7 +135,11 @@ def predict_many(
 
 
 def scores_from_counts(
-    counts: sp.csr_matrix, tfidf: TfidfBlock, clf: Any, rows: np.ndarray | None = None
+    counts: sp.csr_matrix,
+    tfidf: TfidfBlock,
+    clf: Any,
+    rows: np.ndarray | None = None,
+    hooks: Hooks | None = None,
 ) -> np.ndarray:
     """``clf.decision_function(tfidf.transform(counts[rows]))`` as ``(n, n_outputs)``
     (all rows when ``rows`` is None), block by block, without building the weighted matrix
@@ -154,6 +158,8 @@ def scores_from_counts(
     dense_coef = coef[:, n_hashed:].T * tfidf.dense_scale_[:, None]
     parts = []
     for ind, dat, lengths in _row_blocks(counts, rows):
+        if hooks is not None:
+            hooks.check()  # Cancel between blocks of ~2M entries
         w = idf[ind]
         weighted = dat * w
         norms = np.sqrt(_segment_sums(weighted * w, lengths))
@@ -175,7 +181,9 @@ def scores_from_counts(
     return out + np.asarray(clf.intercept_)
 
 
-def predict_hashed(hashed: HashedTexts, models: Sequence[TrainedModel]) -> list[np.ndarray]:
+def predict_hashed(
+    hashed: HashedTexts, models: Sequence[TrainedModel], hooks: Hooks | None = None
+) -> list[np.ndarray]:
     """Class probabilities ``(n_rows, n_classes)`` of each model from already hashed rows
     (:func:`~.hashed.hash_texts`, made with the models' hasher parameters): each distinct
     text is scored once."""
@@ -183,7 +191,9 @@ def predict_hashed(hashed: HashedTexts, models: Sequence[TrainedModel]) -> list[
     for model in models:
         if not hashed.matches(model.pipeline["hash"]):
             raise ValueError(f"the {model.task} model reads other features than these")
-        scores = scores_from_counts(hashed.counts, model.pipeline["tfidf"], model.pipeline["clf"])
+        scores = scores_from_counts(
+            hashed.counts, model.pipeline["tfidf"], model.pipeline["clf"], hooks=hooks
+        )
         out.append(probabilities(scores).astype(np.float32)[hashed.index])
     return out
 

@@ -1004,9 +1004,8 @@ def retrain(
     sources = [(base.counts, kept if clash.any() else None), (features.counts, text_of_pair)]
     n_features = base.counts.shape[1]
     n_dense = n_features - (1 << hasher.n_bits)
-    tfidf = fit_tfidf_rows(sources, n_features, n_dense, min_df=2)
-    hooks.check()
-    weighted = weigh_rows(tfidf, sources, n_features, np.float32)
+    tfidf = fit_tfidf_rows(sources, n_features, n_dense, min_df=2, hooks=hooks)
+    weighted = weigh_rows(tfidf, sources, n_features, np.float32, hooks=hooks)
     del base
     hooks.check()
     products = split_products(weighted)
@@ -1074,7 +1073,11 @@ def retrain(
     before: dict[str, Any] = {"accuracy": None, "macro_recall": None}
     if current is not None and len(u_y):
         scores = scores_from_counts(
-            features.counts, current.pipeline["tfidf"], current.pipeline["clf"], text_of_pair
+            features.counts,
+            current.pipeline["tfidf"],
+            current.pipeline["clf"],
+            text_of_pair,
+            hooks=hooks,
         )
         codes = _codes_from_scores(scores)
         m = classification_metrics(task, row_y, codes[pair_of_row])
@@ -1269,6 +1272,7 @@ def retrain_many(
     tasks = [t for t in TASKS if t in labels]
     current: dict[str, TrainedModel | None] = {}
     for task in tasks:
+        hooks.check()
         try:
             current[task] = load_current(task)
         except ModelError:
@@ -1309,7 +1313,7 @@ def retrain_many(
         if rows is None:
             (probabilities[task],) = predict_many(messages, [model], hooks=hooks.scaled(0.9, 1.0))
         else:
-            (probabilities[task],) = predict_hashed(rows, [model])
+            (probabilities[task],) = predict_hashed(rows, [model], hooks=hooks)
         hooks.check()
     return results, probabilities
 
