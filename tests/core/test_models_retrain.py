@@ -290,3 +290,34 @@ def test_training_data_ships_with_the_app():
     assert set(data["corpus"]) == {"sms", "spamassassin", "enron", "semeval"}
     assert (data["subject"].str.len() + data["text"].str.len()).max() <= 1501
     assert (shipped_models_dir() / "training_data.parquet").stat().st_size < 8_000_000
+
+
+def test_training_counts_are_cached_in_the_isolated_cache_dir(monkeypatch):
+    from guiapp.core import paths
+    from guiapp.core.models import hashed, training
+
+    monkeypatch.delenv("TRIAGE_CACHE_DIR", raising=False)
+    cache = paths.user_cache_dir()
+    assert cache == paths.user_data_dir() / "cache"  # never the real user cache in tests
+    data_path = shipped_models_dir() / training.TRAINING_DATA
+    frame = models.load_training_data("sentiment").iloc[:500]
+    loads = []
+
+    def load():
+        loads.append(1)
+        return frame
+
+    hasher = training.make_hasher()
+    first = hashed.training_counts("sentiment", hasher, data_path, load)
+    again = hashed.training_counts("sentiment", hasher, data_path, load)
+    assert len(loads) == 1 and (first.counts != again.counts).nnz == 0
+    assert np.array_equal(first.labels, frame["label"].to_numpy())
+    (stored,) = (cache / "training-counts").glob("sentiment-*.npz")
+    stored.write_bytes(b"damaged")  # a damaged cache is rebuilt, not trusted
+    rebuilt = hashed.training_counts("sentiment", hasher, data_path, load)
+    assert len(loads) == 2 and (first.counts != rebuilt.counts).nnz == 0
+    # other hasher parameters, other key: the stale file is replaced
+    other = training.make_hasher()
+    other.set_params(char_max_chars=100)
+    hashed.training_counts("sentiment", other, data_path, load)
+    assert len(loads) == 3 and len(list((cache / "training-counts").glob("sentiment-*"))) == 1

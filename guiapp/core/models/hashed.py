@@ -233,19 +233,23 @@ def training_counts(
     model whether the cache was there or not.
     """
     hooks = hooks or Hooks()
-    folder = paths.user_cache_dir() / CACHE_FOLDER
+    try:
+        folder: Path | None = paths.user_cache_dir() / CACHE_FOLDER
+    except OSError:
+        folder = None  # no writable cache directory: hash every time
     key = _cache_key(task, hasher, data_path)
-    target = folder / f"{task}-{key}.npz"
-    cached = _read_cache(target)
+    target = folder / f"{task}-{key}.npz" if folder is not None else None
+    cached = _read_cache(target) if target is not None else None
     if cached is not None:
         return cached
     result = counts_of_frame(hasher, load_frame(), hooks)
     result.counts.data = result.counts.data.astype(np.float32).astype(np.float64)
     hooks.check()
-    _write_cache(target, result)
-    for stale in folder.glob(f"{task}-*.npz"):
-        if stale != target:
-            stale.unlink(missing_ok=True)
+    if folder is not None and target is not None:
+        _write_cache(target, result)
+        for stale in folder.glob(f"{task}-*.npz"):
+            if stale != target:
+                stale.unlink(missing_ok=True)
     return result
 
 
@@ -270,8 +274,11 @@ def _read_cache(path: Path) -> TrainingCounts | None:
 
 
 def _write_cache(path: Path, value: TrainingCounts) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".counts.", suffix=".npz")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".counts.", suffix=".npz")
+    except OSError:
+        return  # a cache that cannot be written only costs time
     os.close(fd)
     try:
         with open(tmp, "wb") as fh:
