@@ -160,9 +160,9 @@ def classify_files(
     schema = None
     try:
         if stream:
-            source = _chunks(
-                inputs, text_column, chunk_size or DEFAULT_CHUNK_ROWS, hooks.scaled(0, 0.3)
-            )
+            # Reading is interleaved with classifying chunk by chunk, so how far the reader
+            # is through the input is how far the whole command is (the bar stopped at 30%).
+            source = _chunks(inputs, text_column, chunk_size or DEFAULT_CHUNK_ROWS, hooks)
         else:
             from guiapp.core.io import load_collection
 
