@@ -473,7 +473,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         nargs="+",
         choices=STAGES,
         default=[s for s in STAGES if s != "stream"],
-        help="stages to measure (default: all but stream, which takes ~15 minutes more)",
+        help="stages to measure (default: all but stream, which takes ~20 minutes more)",
     )
     parser.add_argument(
         "--sizes",
