@@ -67,7 +67,9 @@ SCOPES = ("all", "labelled")
 # A cell is dangerous when it starts with one of these; cells that start with quotes then
 # one of these are escaped too, so restore_cell can undo exactly one level.
 _TRIGGER = r"^'*[=+\-@\t\r]"
-_RESTORE = re.compile(r"^'+[=+\-@\t\r]")
+RESTORE_PATTERN = r"^'+[=+\-@\t\r]"
+"""A cell :func:`neutralise_cell` changed: restore it by dropping one leading quote."""
+_RESTORE = re.compile(RESTORE_PATTERN)
 BATCH_ROWS = 100_000
 
 

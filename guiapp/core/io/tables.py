@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from guiapp.core.errors import Problem
+from guiapp.core.export import EXPORT_COLUMNS, RESTORE_PATTERN  # noqa: E402
 from guiapp.core.io.base import AmbiguousTextColumn, LoadResult, Options, Origin
 from guiapp.core.messages import (
     KINDS,
@@ -32,26 +33,6 @@ from guiapp.core.messages import (
 
 SAMPLE_ROWS = 2000
 
-# Triage's own export columns, in the order the exporter writes them.
-EXPORT_COLUMNS = (
-    "id",
-    "source",
-    "kind",
-    "subject",
-    "sender",
-    "date",
-    "text",
-    "spam",
-    "spam_score",
-    "spam_by",
-    "sentiment",
-    "sentiment_score",
-    "sentiment_by",
-    "cluster",
-    "cluster_terms",
-    "corrected",
-    "model_version",
-)
 _EXPORT_SET = set(EXPORT_COLUMNS)
 
 TEXT_NAMES = (
@@ -176,7 +157,6 @@ _SMS_HINTS = {"sms", "sms_text", "v2"}
 _TWEETISH = re.compile(r"(?:^|\s)[@#]\w|https?://t\.co/|\bRT @")
 _NUMERIC = re.compile(r"^\s*[-+]?\d+(?:[.,]\d+)?\s*$")
 _BLANK = {"", "nan", "na", "n/a", "null", "?", "unlabelled", "unlabeled"}
-_FORMULA = r"^'+[=+\-@\t\r]"  # as export.restore_cell: one quote off
 
 
 def norm(name: object) -> str:
@@ -568,7 +548,7 @@ def _strings(series: pd.Series) -> pd.Series:
 
 def unformula(series: pd.Series) -> pd.Series:
     """Undo the exporter's guard against spreadsheet formulas: "'=x" -> "=x"."""
-    mask = series.str.match(_FORMULA).fillna(False).astype(bool)
+    mask = series.str.match(RESTORE_PATTERN).fillna(False).astype(bool)
     if not mask.any():
         return series
     out = series.copy()

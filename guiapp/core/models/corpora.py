@@ -15,7 +15,6 @@ from __future__ import annotations
 import csv
 import email.policy
 import gzip
-import hashlib
 import html
 import re
 import sys
@@ -30,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from guiapp.core.errors import InputError
+from guiapp.core.models.registry import file_sha256
 
 SMS_FILE = Path("sms_spam_collection/SMSSpamCollection")
 ENRON_FILE = Path("enron_spam/enron_spam_data.csv.gz")
@@ -51,14 +51,6 @@ class SourceFile:
 
     def as_dict(self) -> dict[str, object]:
         return {"path": self.path, "sha256": self.sha256, "rows": self.rows}
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _frame(rows: dict[str, list[object]]) -> pd.DataFrame:
