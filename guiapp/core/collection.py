@@ -100,16 +100,7 @@ class Collection:
     # ------------------------------------------------------------------ derived columns
     def predicted(self, task: str) -> np.ndarray:
         """The model's class code per row (int8), -1 where not predicted."""
-        if task == "spam":
-            prob = self.spam_prob
-            codes = (prob >= 0.5).astype(np.int8)
-            codes[np.isnan(prob)] = NO_LABEL
-            return codes
-        prob = self.sentiment_prob
-        missing = np.isnan(prob).any(axis=1)
-        codes = np.argmax(np.nan_to_num(prob, nan=-1.0), axis=1).astype(np.int8)
-        codes[missing] = NO_LABEL
-        return codes
+        return predicted_codes(task, self.spam_prob if task == "spam" else self.sentiment_prob)
 
     def label(self, task: str) -> np.ndarray:
         """The label the user sees: theirs where they gave one, else the model's (int8)."""
@@ -169,3 +160,16 @@ class Collection:
         else:
             target[rows] = prob
         self.model_versions[task] = version
+
+
+def predicted_codes(task: str, prob: np.ndarray) -> np.ndarray:
+    """Class codes (int8) from a task's probabilities as a :class:`Collection` keeps them
+    (spam: P(spam) per row; sentiment: (n, 3)); -1 where not predicted (NaN)."""
+    if task == "spam":
+        codes = (prob >= 0.5).astype(np.int8)
+        codes[np.isnan(prob)] = NO_LABEL
+        return codes
+    missing = np.isnan(prob).any(axis=1)
+    codes = np.argmax(np.nan_to_num(prob, nan=-1.0), axis=1).astype(np.int8)
+    codes[missing] = NO_LABEL
+    return codes

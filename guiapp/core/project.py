@@ -355,6 +355,41 @@ class Project:
                     self._conn.execute("ROLLBACK")
                 raise _db_error(self.path, exc, "saving predictions") from exc
 
+    def save_results(
+        self, arrays: dict[str, np.ndarray], model_versions: dict[str, str] | None = None
+    ) -> None:
+        """Persist some derived columns (``spam_prob``, ``sentiment_prob``, ``cluster``) and
+        merge ``model_versions`` into the saved ones, in one transaction, without reading the
+        open collection.
+
+        A window saves a background result with this on a worker thread *before* it shows
+        it (so a result the user saw is on disk), while the GUI thread owns the collection's
+        arrays. Only the named arrays are written: a result of one kind never overwrites
+        another kind's newer column. The bytes are prepared before the store is locked, so
+        a label edit waits only for the write itself.
+        """
+        unknown = set(arrays) - set(_RESULT_ARRAYS)
+        if unknown:
+            raise ValueError(f"not a result column: {', '.join(sorted(unknown))}")
+        blobs = [(name, *_array_to_blob(a)) for name, a in arrays.items()]
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                self._conn.executemany("INSERT OR REPLACE INTO arrays VALUES (?, ?, ?, ?)", blobs)
+                if model_versions:
+                    row = self._conn.execute(
+                        "SELECT value FROM meta WHERE key='model_versions'"
+                    ).fetchone()
+                    saved = json.loads(row[0]) if row else {}
+                    saved = saved if isinstance(saved, dict) else {}
+                    saved.update(model_versions)
+                    self._set_meta(self._conn, "model_versions", saved)
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+                raise _db_error(self.path, exc, "saving predictions") from exc
+
     def save_json(self, key: str, value) -> None:
         with self._lock:
             try:
@@ -480,14 +515,14 @@ class Project:
         Project._set_meta(conn, "model_versions", collection.model_versions)
 
     @staticmethod
-    def _read_collection(conn: sqlite3.Connection, hooks: Hooks) -> Collection:
-        meta = {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM meta")}
-        n = int(meta.get("n_messages", 0))
+    def _read_messages(conn: sqlite3.Connection, n: int, hooks: Hooks, *, limit=None):
+        """The message chunks as one frame; ``limit``: only the first rows (at least)."""
         parts = []
         done = 0
-        for first, n_rows, data in conn.execute(
-            "SELECT first_row, n_rows, data FROM message_chunks ORDER BY first_row"
-        ):
+        query = "SELECT first_row, n_rows, data FROM message_chunks"
+        if limit is not None:
+            query += f" WHERE first_row < {int(limit)}"
+        for first, n_rows, data in conn.execute(query + " ORDER BY first_row"):
             if first != done:
                 raise _Unreadable(f"messages {done}..{first - 1} are missing")
             hooks.step(done, n, "reading messages")
@@ -495,11 +530,17 @@ class Project:
             done += n_rows
         if done != n:
             raise _Unreadable(f"the project says {n} messages but holds {done}")
-        messages = (
+        return (
             pd.concat(parts, ignore_index=True)
             if parts
             else pd.DataFrame({c: pd.Series([], dtype=STRING_DTYPE) for c in TEXT_COLUMNS})
         )
+
+    @staticmethod
+    def _read_collection(conn: sqlite3.Connection, hooks: Hooks) -> Collection:
+        meta = {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM meta")}
+        n = int(meta.get("n_messages", 0))
+        messages = Project._read_messages(conn, n, hooks)
         extra_parts = [
             _parquet_to_frame(data)
             for (data,) in conn.execute("SELECT data FROM extra_chunks ORDER BY first_row")
@@ -535,6 +576,46 @@ class Project:
         )
         hooks.progress(n, n, "reading messages")
         return collection
+
+
+#: The derived columns :meth:`Project.save_results` writes.
+_RESULT_ARRAYS = ("spam_prob", "sentiment_prob", "cluster")
+
+
+def read_messages(
+    path: str | Path, n_rows: int, *, on_progress=None, stop_requested=None
+) -> pd.DataFrame:
+    """The first ``n_rows`` messages (text columns) of a project file, opened read-only.
+
+    For a child process that works on a project the window has open: the texts are read
+    from the file instead of being copied through a pipe. Messages are only ever appended,
+    so the first ``n_rows`` are those of any snapshot of that length.
+    """
+    hooks = Hooks(on_progress, stop_requested)
+    path = Path(path)
+    try:
+        conn = _connect(path, readonly=True)
+    except sqlite3.Error as exc:
+        raise _db_error(path, exc, "reading the messages") from exc
+    try:
+        chunks = conn.execute(
+            "SELECT coalesce(sum(n_rows), 0) FROM message_chunks WHERE first_row < ?", (n_rows,)
+        ).fetchone()[0]
+        if chunks < n_rows:
+            raise _Unreadable(f"the project holds {chunks} messages, not {n_rows}")
+        messages = Project._read_messages(conn, int(chunks), hooks, limit=n_rows)
+    except sqlite3.Error as exc:
+        raise _db_error(path, exc, "reading the messages") from exc
+    except _UNREADABLE as exc:
+        raise DamagedProject(
+            path, f"the project file is damaged ({type(exc).__name__}: {exc})"
+        ) from exc
+    finally:
+        conn.close()
+    if len(messages) > n_rows:
+        messages = messages.iloc[:n_rows].reset_index(drop=True)
+    hooks.progress(n_rows, n_rows, "reading messages")
+    return messages
 
 
 class _Unreadable(ValueError):

@@ -142,15 +142,35 @@ def predict(
     return out
 
 
-def apply_predictions(project: Project, predictions: Predictions) -> None:
-    """Write predictions into the open project (memory and disk)."""
+def apply_predictions(project: Project, predictions: Predictions, *, save: bool = True) -> None:
+    """Write predictions into the open project (memory, and disk unless ``save=False``:
+    they were saved with :func:`save_predictions` first)."""
     collection = project.collection
     for task, prob in predictions.prob.items():
         rows = predictions.rows
         if rows is None and len(prob) != len(collection):
             rows = np.arange(len(prob), dtype=np.int64)
         collection.set_predictions(task, prob, predictions.versions[task], rows=rows)
-    project.save_arrays()
+    if save:
+        project.save_arrays()
+
+
+_PROB_ARRAY = {"spam": "spam_prob", "sentiment": "sentiment_prob"}
+
+
+def save_predictions(project: Project, predictions: Predictions) -> None:
+    """Write predictions of every row to the project file, leaving the open collection as
+    it is. Safe on a worker thread: a window saves a result with this, then shows it with
+    ``apply_predictions(..., save=False)`` on the GUI thread, so that what the user sees
+    is on disk. Raises ValueError for predictions of some rows only."""
+    n = len(project.collection)
+    if predictions.rows is not None or any(len(p) != n for p in predictions.prob.values()):
+        raise ValueError("only predictions of every row are saved ahead of applying them")
+    if predictions.prob:
+        project.save_results(
+            {_PROB_ARRAY[t]: p for t, p in predictions.prob.items()},
+            {t: predictions.versions[t] for t in predictions.prob},
+        )
 
 
 # ----------------------------------------------------------------------------- themes
@@ -176,18 +196,43 @@ def cluster(
     )
 
 
-def apply_clustering(project: Project, clustering) -> None:
-    """Put a clustering into the open project (the ``cluster`` column and its state)."""
-    collection = project.collection
+def clustering_column(collection: Collection, clustering) -> np.ndarray:
+    """The ``cluster`` column a clustering gives ``collection``: its labels, and for rows
+    added after it ran, their nearest theme (int32, a new array)."""
     labels = np.asarray(clustering.labels, dtype=np.int32)
     n = min(len(labels), len(collection))
-    collection.cluster[:n] = labels[:n]
+    column = collection.cluster.copy()
+    column[:n] = labels[:n]
     if n < len(collection) and clustering.model is not None:
-        collection.cluster[n:] = clustering.assign(collection.messages.iloc[n:])
+        column[n:] = clustering.assign(collection.messages.iloc[n:])
+    return column
+
+
+def apply_clustering(
+    project: Project, clustering, *, save: bool = True, column: np.ndarray | None = None
+) -> None:
+    """Put a clustering into the open project (the ``cluster`` column and its state).
+
+    ``column``: the :func:`clustering_column` computed beforehand (on a worker thread);
+    ``save=False``: it was saved with :func:`save_clustering` first.
+    """
+    collection = project.collection
+    if column is None or len(column) != len(collection):
+        column = clustering_column(collection, clustering)
+    collection.cluster[:] = column
     collection.clustering = clustering
+    if save:
+        project.save_json(CLUSTERING_KEY, clustering.to_json())
+        project.save_named_arrays(CLUSTERING_KEY, clustering.state_arrays())
+        project.save_arrays()
+
+
+def save_clustering(project: Project, clustering, column: np.ndarray) -> None:
+    """Write a clustering and its ``cluster`` column (:func:`clustering_column`) to the
+    project file, leaving the open collection as it is (see :func:`save_predictions`)."""
     project.save_json(CLUSTERING_KEY, clustering.to_json())
     project.save_named_arrays(CLUSTERING_KEY, clustering.state_arrays())
-    project.save_arrays()
+    project.save_results({"cluster": np.asarray(column, dtype=np.int32)})
 
 
 def restore_clustering(project: Project):
@@ -450,9 +495,22 @@ def _task_report(task: str, result, collection: Collection, flipped: int) -> Tas
     )
 
 
-def apply_retrain(project: Project, outcome: RetrainOutcome) -> None:
-    """Make the retrained models current in the open project (predictions + record)."""
-    apply_predictions(project, outcome.predictions)
+def apply_retrain(project: Project, outcome: RetrainOutcome, *, save: bool = True) -> None:
+    """Make the retrained models current in the open project (predictions + record);
+    ``save=False``: they were saved with :func:`save_retrain` first."""
+    apply_predictions(project, outcome.predictions, save=save)
+    if save:
+        _record_retrained(project, outcome)
+
+
+def save_retrain(project: Project, outcome: RetrainOutcome) -> None:
+    """Write a retrain's predictions and model records to the project file, leaving the
+    open collection as it is (see :func:`save_predictions`)."""
+    save_predictions(project, outcome.predictions)
+    _record_retrained(project, outcome)
+
+
+def _record_retrained(project: Project, outcome: RetrainOutcome) -> None:
     for task, version in outcome.predictions.versions.items():
         card = outcome.predictions.cards.get(task, {})
         project.record_model(task, version, card.get("sha256", ""), card.get("path", ""), card)
@@ -527,11 +585,25 @@ def record_version(project: Project, task: str, version: str) -> None:
 
 
 # ----------------------------------------------------------------------------- labels
-def label_counts(collection: Collection, rows: np.ndarray | None = None) -> dict[str, list[int]]:
-    """Per task, how many of ``rows`` (all when None) carry each label (user or model)."""
+def label_counts(
+    collection: Collection,
+    rows: np.ndarray | None = None,
+    *,
+    predicted: dict[str, np.ndarray] | None = None,
+) -> dict[str, list[int]]:
+    """Per task, how many of ``rows`` (all when None) carry each label (user or model).
+
+    ``predicted``: the model's codes per task (``Collection.predicted``) when the caller
+    keeps them, which saves recomputing them from the probabilities.
+    """
     out = {}
     for task in TASKS:
-        labels = collection.label(task)
+        codes = (predicted or {}).get(task)
+        if codes is not None and len(codes) == len(collection):
+            user = collection.user[task]
+            labels = np.where(user >= 0, user, codes)
+        else:
+            labels = collection.label(task)
         if rows is not None:
             labels = labels[rows]
         counts = np.bincount(labels.astype(np.int64) + 1, minlength=len(CLASSES[task]) + 1)
@@ -552,6 +624,7 @@ __all__ = [
     "apply_retrain",
     "apply_predictions",
     "cluster",
+    "clustering_column",
     "import_files",
     "import_to_file",
     "label_counts",
@@ -563,6 +636,9 @@ __all__ = [
     "recover_project",
     "restore_clustering",
     "retrain",
+    "save_clustering",
+    "save_predictions",
+    "save_retrain",
     "list_versions",
     "use_version",
     "record_version",
