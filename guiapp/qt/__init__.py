@@ -9,7 +9,8 @@ import sys
 
 
 def _keep_none_alive() -> None:
-    """Work around a reference-count bug of PySide6 6.12 on CPython 3.11 and older.
+    """Work around a reference-count bug of PySide6 6.12 on CPython 3.11 and older
+    (``None``, ``True`` and ``False``).
 
     The 6.12 wheels (``cp310-abi3``) return ``None`` from void methods -- ``setText``,
     ``QPainter.setPen``, ``fillRect``, ``setContentsMargins``, ... -- and convert an invalid
@@ -24,9 +25,14 @@ def _keep_none_alive() -> None:
         return
     import ctypes
 
-    count = ctypes.c_ssize_t.from_address(id(None))  # ob_refcnt is a PyObject's first field
-    if count.value < 1 << 40:
-        count.value += 1 << 40
+    # ``True`` and ``False`` lose references the same way (returned by ``isVisible``,
+    # ``isChecked``, ... ): a long test run ended in "Fatal Python error: bool_dealloc"
+    # while the interpreter finalised.
+    for immortal in (None, True, False):
+        # ob_refcnt is a PyObject's first field
+        count = ctypes.c_ssize_t.from_address(id(immortal))
+        if count.value < 1 << 40:
+            count.value += 1 << 40
 
 
 _keep_none_alive()

@@ -9,6 +9,15 @@ The child is started with ``spawn`` (never ``fork`` from a process that runs Qt 
 receives the function and its (picklable) arguments, reports ``on_progress`` through a
 pipe and polls a shared event for ``stop_requested``. The result, or the exception with its
 formatted traceback, comes back through the same pipe. Nothing here imports Qt.
+
+What the child is sent matters as much: pickling a million messages' texts to start it held
+the interpreter lock in the worker thread for up to 0.6 s (measured with
+``benchmarks/bench_stall.py``), and the GUI thread with it. A :class:`CollectionRef` stands
+for a collection instead: it carries the label and prediction arrays (a copy, a few MB) and
+the project file the texts are in; the child reads the texts from that file itself
+(:func:`guiapp.core.project.read_messages`, read-only) and calls the function with a real
+:class:`~guiapp.core.collection.Collection`. In a worker thread the ref resolves to the
+collection's own (immutable) texts.
 """
 
 from __future__ import annotations
@@ -18,14 +27,93 @@ import pickle
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+
+from guiapp.core.collection import Collection
 from guiapp.core.errors import Cancelled
 
 PROGRESS_INTERVAL = 0.05
 POLL_SECONDS = 0.05
 #: After a stop request, how long the child may take to notice before it is terminated.
 STOP_GRACE_SECONDS = 5.0
+
+
+@dataclass
+class CollectionRef:
+    """A snapshot of an open project's collection for a background task, cheap to send to
+    a child process: the arrays are copied (later label edits cannot reach them), the texts
+    are not -- a child reads the first ``n_rows`` messages from ``path``.
+
+    Make one with :meth:`of` on the GUI thread; a worker gets the collection back with
+    :meth:`resolve` (which :class:`~guiapp.qt.workers.TaskWorker` and the child process do
+    for every ``CollectionRef`` argument before calling the task's function).
+    """
+
+    path: Path
+    n_rows: int
+    user: dict[str, np.ndarray]
+    corrected: dict[str, np.ndarray]
+    spam_prob: np.ndarray
+    sentiment_prob: np.ndarray
+    cluster: np.ndarray
+    model_versions: dict[str, str]
+    revision: int
+    messages: Any = field(default=None, repr=False)
+    """The collection's texts, for a worker thread; never pickled."""
+
+    @classmethod
+    def of(cls, project) -> CollectionRef:
+        c = project.collection
+        return cls(
+            path=Path(project.path),
+            n_rows=len(c),
+            user={t: a.copy() for t, a in c.user.items()},
+            corrected={t: a.copy() for t, a in c.corrected.items()},
+            spam_prob=c.spam_prob.copy(),
+            sentiment_prob=c.sentiment_prob.copy(),
+            cluster=c.cluster.copy(),
+            model_versions=dict(c.model_versions),
+            revision=c.revision,
+            messages=c.messages,
+        )
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["messages"] = None  # the child reads them from the project file
+        return state
+
+    def resolve(self, *, on_progress=None, stop_requested=None) -> Collection:
+        """The collection this stands for (texts read from the project file if not here)."""
+        messages = self.messages
+        if messages is None:
+            from guiapp.core.project import read_messages
+
+            messages = read_messages(
+                self.path, self.n_rows, on_progress=on_progress, stop_requested=stop_requested
+            )
+        return Collection(
+            messages,
+            user=self.user,
+            corrected=self.corrected,
+            spam_prob=self.spam_prob,
+            sentiment_prob=self.sentiment_prob,
+            cluster=self.cluster,
+            model_versions=self.model_versions,
+            revision=self.revision,
+        )
+
+
+def resolve_refs(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """``args`` and ``kwargs`` with every :class:`CollectionRef` resolved."""
+
+    def one(value):
+        return value.resolve() if isinstance(value, CollectionRef) else value
+
+    return tuple(one(a) for a in args), {k: one(v) for k, v in kwargs.items()}
 
 
 class WorkerProcessDied(RuntimeError):
@@ -62,6 +150,7 @@ def _child_main(conn, stop, fn: Callable[..., Any], args: tuple, kwargs: dict) -
             conn.send(("progress", int(done), int(total), str(text)))
 
     try:
+        args, kwargs = resolve_refs(args, kwargs)
         result = fn(*args, on_progress=on_progress, stop_requested=stop.is_set, **kwargs)
     except Cancelled:
         conn.send(("cancelled",))

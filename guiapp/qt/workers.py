@@ -12,6 +12,10 @@ A task is a plain function that takes ``on_progress(done, total, text)`` and
   result back on the GUI thread;
 - starting a task of a kind that is already running asks the old one to stop and drops its
   late result (every run has an id; only the newest id of a kind is delivered);
+- a task may have a ``commit`` step: a function of the result that runs on the worker
+  thread after the work (in a child process or not) and makes the result durable -- writes
+  it to the project -- before the window shows it. Once it has run, the result is
+  delivered even if a stop was requested meanwhile (what is saved is shown);
 - every failure takes one path: ``on_error`` if the caller gave one, else the runner's
   ``error_reporter`` (the window's notifier);
 - :meth:`TaskRunner.shutdown` asks every task to stop and waits a bounded time.
@@ -31,7 +35,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from guiapp.core.errors import Cancelled
-from guiapp.qt.processes import run_in_process
+from guiapp.qt.processes import resolve_refs, run_in_process
 
 PROGRESS_INTERVAL = 0.05  # seconds between progress signals from one worker
 _run_ids = itertools.count(1)
@@ -43,6 +47,7 @@ RUNNERS: weakref.WeakSet[TaskRunner] = weakref.WeakSet()
 class _WorkerSignals(QObject):
     progressed = Signal(int, int, int, str)  # run id, done, total, text
     succeeded = Signal(int, object)  # run id, result
+    committed = Signal(int, object)  # run id, result: its commit step ran (deliver it)
     failed = Signal(int, object, str)  # run id, exception, formatted traceback
     cancelled = Signal(int)
     ended = Signal(int)  # always last, whatever happened
@@ -59,9 +64,11 @@ class TaskWorker(QRunnable):
         kwargs: dict,
         *,
         in_process: bool = False,
+        commit: Callable[[Any], Any] | None = None,
     ):
         super().__init__()
         self.in_process = in_process
+        self._commit = commit
         self.setAutoDelete(False)  # the runner keeps a reference until ``ended``
         self.run_id = run_id
         self.signals = _WorkerSignals()  # created here, on the GUI thread
@@ -94,19 +101,26 @@ class TaskWorker(QRunnable):
                     stop_requested=self.stop_requested,
                 )
             else:
+                args, kwargs = resolve_refs(self._args, self._kwargs)
                 result = self._fn(
-                    *self._args,
+                    *args,
                     on_progress=self._on_progress,
                     stop_requested=self.stop_requested,
-                    **self._kwargs,
+                    **kwargs,
                 )
+            committed = False
+            if self._commit is not None and not self._stop.is_set():
+                result = self._commit(result)
+                committed = True
         except Cancelled:
             self.signals.cancelled.emit(self.run_id)
         except BaseException as exc:  # noqa: BLE001 - every failure goes to the notifier
             tb = getattr(exc, "child_traceback", None) or traceback.format_exc()
             self.signals.failed.emit(self.run_id, exc, tb)
         else:
-            if self._stop.is_set():
+            if committed:
+                self.signals.committed.emit(self.run_id, result)
+            elif self._stop.is_set():
                 self.signals.cancelled.emit(self.run_id)
             else:
                 self.signals.succeeded.emit(self.run_id, result)
@@ -166,23 +180,39 @@ class TaskRunner(QObject):
         on_cancelled: Callable[[], None] | None = None,
         quiet: bool = False,
         in_process: bool = False,
+        commit: Callable[[Any], Any] | None = None,
         **kwargs: Any,
     ) -> Task:
         """Run ``fn`` in the pool as the newest task of ``kind`` (the older one is cancelled).
 
         ``in_process=True`` runs it in a child process (see :mod:`guiapp.qt.processes`):
         for heavy work that would otherwise hold the interpreter lock against the GUI
-        thread; ``fn`` and its arguments must then be picklable.
+        thread; ``fn`` and its arguments must then be picklable (pass a collection as a
+        :class:`~guiapp.qt.processes.CollectionRef`).
+
+        ``commit(result)`` runs on the worker thread once ``fn`` returned, unless a stop was
+        requested: it saves the result (never touches a widget) and returns what
+        ``on_result`` gets. A committed result is delivered even if the task was cancelled
+        or replaced after its commit (the window checks it still belongs to the project);
+        ``on_result`` of a committed result runs in commit order.
         """
         if self._closed:
             raise RuntimeError("the task runner is shut down")
         self.cancel(kind)
         run_id = next(_run_ids)
-        worker = TaskWorker(run_id, fn, args, kwargs, in_process=in_process and self.use_processes)
+        worker = TaskWorker(
+            run_id,
+            fn,
+            args,
+            kwargs,
+            in_process=in_process and self.use_processes,
+            commit=commit,
+        )
         task = Task(kind, title or kind, run_id, worker, on_result, on_error, on_cancelled, quiet)
         signals = worker.signals
         signals.progressed.connect(self._on_worker_progressed)
         signals.succeeded.connect(self._on_worker_succeeded)
+        signals.committed.connect(self._on_worker_committed)
         signals.failed.connect(self._on_worker_failed)
         signals.cancelled.connect(self._on_worker_cancelled)
         signals.ended.connect(self._on_worker_ended)
@@ -240,6 +270,17 @@ class TaskRunner(QObject):
     def _on_worker_succeeded(self, run_id: int, result: Any) -> None:
         task = self._live(run_id)
         if task is None:
+            return
+        self._finish(task)
+        if task.on_result is not None:
+            try:
+                task.on_result(result)
+            except Exception as exc:  # noqa: BLE001 - a failing handler is still reported
+                self._report(task, exc, traceback.format_exc())
+
+    def _on_worker_committed(self, run_id: int, result: Any) -> None:
+        task = self._running.get(run_id)
+        if task is None or self._closed:
             return
         self._finish(task)
         if task.on_result is not None:
