@@ -9,56 +9,80 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFontMetrics, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import QComboBox, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from guiapp.core.messages import CLASSES, NO_LABEL
 from guiapp.qt import style
-from guiapp.qt.table_model import LabelCodeRole, LabelSourceRole, ScoreRole
+from guiapp.qt.table_model import LabelPaintRole, ScoreRole
 
 NO_LABEL_TEXT = "(no label)"
 
 
 class LabelDelegate(QStyledItemDelegate):
+    """Paints a label pill. The colours, fonts and text widths are kept between paints: a
+    repaint of the table paints some 60 pills, and every object made per pill showed up in
+    the GUI thread's time (benchmarks/bench_stall.py)."""
+
     def __init__(self, task: str, parent=None):
         super().__init__(parent)
         self.task = task
+        self._colours = {
+            code: style.label_colour(task, code) for code in (NO_LABEL, *range(len(CLASSES[task])))
+        }
+        self._pale = {}
+        for code, colour in self._colours.items():
+            pale = QColor(colour)
+            pale.setAlpha(28)
+            self._pale[code] = pale
+        self._pens = {code: QPen(colour, 1) for code, colour in self._colours.items()}
+        self._white = QColor("white")
+        self._fonts: dict[tuple[str, bool], tuple[QFont, QFontMetrics]] = {}
+        self._widths: dict[tuple[str, str, bool], int] = {}
+
+    def _font(self, base: QFont, bold: bool) -> tuple[QFont, QFontMetrics]:
+        key = (base.key(), bold)
+        found = self._fonts.get(key)
+        if found is None:
+            font = QFont(base)
+            font.setBold(bold)
+            found = (font, QFontMetrics(font))
+            self._fonts[key] = found
+        return found
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index) -> None:
         opt = QStyleOptionViewItem(option)
         self.initStyleOption(opt, index)
-        text = opt.text
         opt.text = ""
         widget = opt.widget
         style_ = widget.style() if widget is not None else None
         if style_ is not None:
             style_.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, widget)
-        if not text:
+        pill_data = index.data(LabelPaintRole)
+        if not pill_data:
             return
-        code = index.data(LabelCodeRole)
-        source = index.data(LabelSourceRole)
-        colour = style.label_colour(self.task, code if code is not None else NO_LABEL)
-        by_user = source == "user"
+        text, code, by_user = pill_data
+        colour = self._colours.get(code, self._colours[NO_LABEL])
+        font, metrics = self._font(opt.font, by_user)
+        width_key = (font.key(), text, by_user)
+        advance = self._widths.get(width_key)
+        if advance is None:
+            advance = self._widths[width_key] = metrics.horizontalAdvance(text)
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        font = opt.font
-        font.setBold(by_user)
         painter.setFont(font)
-        metrics = QFontMetrics(font)
         rect = QRectF(opt.rect).adjusted(4, 3, -4, -3)
-        width = min(rect.width(), metrics.horizontalAdvance(text) + 14)
+        width = min(rect.width(), advance + 14)
         pill = QRectF(rect.left(), rect.top(), width, rect.height())
         radius = pill.height() / 2
         if by_user:
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(colour)
             painter.drawRoundedRect(pill, radius, radius)
-            painter.setPen(QColor("white"))
+            painter.setPen(self._white)
         else:
-            pale = QColor(colour)
-            pale.setAlpha(28)
-            painter.setBrush(pale)
-            painter.setPen(QPen(colour, 1))
+            painter.setBrush(self._pale.get(code, self._pale[NO_LABEL]))
+            painter.setPen(self._pens.get(code, self._pens[NO_LABEL]))
             painter.drawRoundedRect(pill.adjusted(0.5, 0.5, -0.5, -0.5), radius, radius)
             painter.setPen(colour)
         painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, text)
@@ -95,18 +119,19 @@ class LabelDelegate(QStyledItemDelegate):
 
 
 class ScoreDelegate(QStyledItemDelegate):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._bar = QColor(style.SCORE_BAR_COLOUR)
+        self._bar.setAlpha(150)
+
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index) -> None:
         value = index.data(ScoreRole)
-        if value is not None:
-            selected = bool(option.state & QStyle.StateFlag.State_Selected)
-            if not selected:
-                painter.save()
-                rect = QRectF(option.rect).adjusted(3, option.rect.height() - 6, -3, -3)
-                bar = QRectF(rect.left(), rect.top(), rect.width() * float(value), rect.height())
-                colour = QColor(style.SCORE_BAR_COLOUR)
-                colour.setAlpha(150)
-                painter.setPen(Qt.PenStyle.NoPen)
-                painter.setBrush(colour)
-                painter.drawRoundedRect(bar, 1.5, 1.5)
-                painter.restore()
+        if value is not None and not option.state & QStyle.StateFlag.State_Selected:
+            painter.save()
+            rect = QRectF(option.rect).adjusted(3, option.rect.height() - 6, -3, -3)
+            bar = QRectF(rect.left(), rect.top(), rect.width() * float(value), rect.height())
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(self._bar)
+            painter.drawRoundedRect(bar, 1.5, 1.5)
+            painter.restore()
         super().paint(painter, option, index)

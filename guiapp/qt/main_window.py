@@ -2,7 +2,18 @@
 
 Everything long (import, prediction, themes, retraining, export, a search over a million
 rows) runs as a plain :mod:`guiapp.core` function in the :class:`TaskRunner`; the window
-hands it a snapshot and applies the result when it comes back. Label edits go through the
+hands it a snapshot and applies the result when it comes back.
+
+The GUI thread must never stall for more than ~50 ms while that happens (measured with
+``benchmarks/bench_stall.py``), so the per-row work around a task is done off it too:
+
+- a child process gets a :class:`~guiapp.qt.processes.CollectionRef` (the arrays, and the
+  project file to read the texts from), never the pickled texts;
+- a result is written to the project on the worker thread (the task's ``commit`` step,
+  under the project's lock) *before* the window shows it, so what the user sees is saved;
+  the GUI thread then only swaps arrays in memory;
+- what a new project's table needs (Arrow columns, predicted label codes) and the label
+  codes of new predictions are computed on the worker thread as well. Label edits go through the
 :class:`LabelEditor` (saved to the project before the table shows them, one undo step per
 action). Errors from anywhere reach the user through the one :class:`Notifier`.
 """
@@ -45,9 +56,16 @@ from guiapp.qt.dialogs import (
 )
 from guiapp.qt.filter_bar import FilterBar
 from guiapp.qt.notify import Notifier
+from guiapp.qt.processes import CollectionRef
 from guiapp.qt.progress import TaskProgress
 from guiapp.qt.settings import Settings
-from guiapp.qt.table_model import MessageTableModel
+from guiapp.qt.table_model import (
+    COLUMNS,
+    TEXT_KEYS,
+    MessageTableModel,
+    prediction_columns,
+    prepare_view,
+)
 from guiapp.qt.table_view import MessageTableView
 from guiapp.qt.undo import LabelEditor
 from guiapp.qt.workers import TaskRunner
@@ -79,6 +97,56 @@ def _text_ranks(columns, *, on_progress=None, stop_requested=None) -> dict:
         if on_progress is not None:
             on_progress(i + 1, len(columns), key)
     return ranks
+
+
+def _open_for_window(open_fn, path, rank_keys=(), *, on_progress=None, stop_requested=None):
+    """``open_fn(path)`` (a :mod:`session` opener), then what the table needs to show the
+    project (:func:`prepare_view`), both on the worker thread: (Opened, PreparedView)."""
+    opened = open_fn(path, on_progress=on_progress, stop_requested=stop_requested)
+    try:
+        view = prepare_view(opened.project.collection, rank_keys, stop_requested=stop_requested)
+    except BaseException:
+        opened.project.close()
+        raise
+    return opened, view
+
+
+def _close_project(project: Project, *, on_progress=None, stop_requested=None) -> None:
+    """Close a project the window no longer shows (a worker thread: closing checkpoints its
+    write-ahead log, and waits for a result still being saved to it)."""
+    project.close()
+
+
+def _codes_of(predictions: session.Predictions) -> dict[str, np.ndarray]:
+    return prediction_columns(predictions.prob)
+
+
+def _commit_predictions(project: Project, predictions: session.Predictions):
+    """Worker thread: save predictions of every row to the project before they are shown;
+    (predictions, their label codes) for the window."""
+    session.save_predictions(project, predictions)
+    return predictions, _codes_of(predictions)
+
+
+def _commit_version(project: Project, predictions: session.Predictions):
+    """Worker thread: save predictions by another model version and make it current."""
+    session.save_predictions(project, predictions)
+    for task, version in predictions.versions.items():
+        session.record_version(project, task, version)
+    return predictions, _codes_of(predictions)
+
+
+def _commit_retrain(project: Project, outcome: session.RetrainOutcome):
+    """Worker thread: save a retrain's predictions and model records before they are shown."""
+    session.save_retrain(project, outcome)
+    return outcome, _codes_of(outcome.predictions)
+
+
+def _commit_clustering(project: Project, clustering):
+    """Worker thread: the themes' column for every row, saved with the themes."""
+    column = session.clustering_column(project.collection, clustering)
+    session.save_clustering(project, clustering, column)
+    return clustering, column
 
 
 class MainWindow(QMainWindow):
@@ -563,15 +631,18 @@ class MainWindow(QMainWindow):
         )
 
     def _on_imported(self, imported: session.Imported) -> None:
-        def opened(result: session.Opened) -> None:
-            result.problems, result.files = imported.problems, imported.files
-            result.notes, result.created = imported.notes, True
+        def opened(result) -> None:
+            opened, _view = result
+            opened.problems, opened.files = imported.problems, imported.files
+            opened.notes, opened.created = imported.notes, True
             self._on_opened(result)
 
         self.runner.start(
             "open",
+            _open_for_window,
             session.open_project,
             str(imported.path),
+            self._rank_keys(),
             title=f"Opening {imported.path.stem}…",
             on_result=opened,
             on_error=lambda exc, tb: self._on_open_project_failed(exc, tb, str(imported.path)),
@@ -580,12 +651,20 @@ class MainWindow(QMainWindow):
     def open_project(self, path: str | Path) -> None:
         self.runner.start(
             "open",
+            _open_for_window,
             session.open_project,
             str(path),
+            self._rank_keys(),
             title=f"Opening {Path(path).stem}…",
             on_result=self._on_opened,
             on_error=lambda exc, tb: self._on_open_project_failed(exc, tb, str(path)),
         )
+
+    def _rank_keys(self) -> tuple[str, ...]:
+        """The text column the table is sorted by, if any (ranked while a project opens)."""
+        state = self.model.sort_state
+        key = COLUMNS[state[0]].key if state is not None else ""
+        return (key,) if key in TEXT_KEYS else ()
 
     def _on_import_failed(self, exc, tb, paths, project_path) -> None:
         from guiapp.core.io import AmbiguousTextColumn, inspect_table
@@ -628,14 +707,18 @@ class MainWindow(QMainWindow):
         """Copy the damaged project's backup to a new project beside it and open that."""
         self.runner.start(
             "open",
+            _open_for_window,
             session.recover_project,
             str(path),
+            self._rank_keys(),
             title=f"Recovering {Path(path).stem}…",
             on_result=self._on_opened,
         )
 
-    def _on_opened(self, opened: session.Opened) -> None:
-        self.set_project(opened.project)
+    def _on_opened(self, result) -> None:
+        """``result``: (Opened, PreparedView) from :func:`_open_for_window`."""
+        opened, view = result
+        self.set_project(opened.project, view)
         name = opened.project.load_json("name", opened.project.path.stem)
         n = len(opened.project.collection)
         if opened.created:
@@ -649,8 +732,9 @@ class MainWindow(QMainWindow):
             self.last_dialog = dialog
             dialog.open()
 
-    def set_project(self, project: Project) -> None:
-        """Show ``project`` (closing the one that was open)."""
+    def set_project(self, project: Project, view=None) -> None:
+        """Show ``project`` (closing the one that was open); ``view``: its
+        :func:`~guiapp.qt.table_model.prepare_view`, made on a worker thread."""
         old = self.project
         for kind in ("retrain", "cluster", "predict", "search", "export", "ranks"):
             self.runner.cancel(kind)
@@ -659,7 +743,7 @@ class MainWindow(QMainWindow):
         self._search = ("", None)
         self.last_retrain = None
         collection = project.collection
-        self.model.set_collection(collection)
+        self.model.set_collection(collection, view)
         self.table.hide_empty_columns()
         # Filters of the previous project mean nothing here: clear them without emitting
         # (the filter is applied once, below, to the new collection).
@@ -673,7 +757,7 @@ class MainWindow(QMainWindow):
         self._apply_filter(self.filter_bar.spec())
         self.detail.show_row(collection, -1)
         if old is not None and old is not project:
-            old.close()
+            self.runner.start(f"close {id(old)}", _close_project, old, quiet=True)
         self.settings.last_project = str(project.path)
         self.settings.add_recent(project.path)
         self.settings.sync()
@@ -684,10 +768,11 @@ class MainWindow(QMainWindow):
             self.table.go_to_view_row(0)
             # Text sorts need one string sort per column: do it now, off the GUI thread.
             model = self.model
+            columns = {k: a for k, a in model.text_columns().items() if not model.has_ranks(k)}
             self.runner.start(
                 "ranks",
                 _text_ranks,
-                model.text_columns(),
+                columns,
                 quiet=True,
                 on_result=lambda ranks, c=collection: (
                     model.set_ranks(ranks) if model.collection is c else None
@@ -881,7 +966,8 @@ class MainWindow(QMainWindow):
             return {k: int(counts.get(k, 0)) for k in KINDS}
         if facet in TASKS:
             labels = np.bincount(
-                c.label(facet).astype(np.int64) + 1, minlength=len(CLASSES[facet]) + 1
+                self.model.label_codes(facet).astype(np.int64) + 1,
+                minlength=len(CLASSES[facet]) + 1,
             )
             return {code - 1: int(n) for code, n in enumerate(labels)}
         if facet == "cluster":
@@ -913,7 +999,11 @@ class MainWindow(QMainWindow):
         shown = len(self.model.order)
         by_user = int(c.labelled_by_user().sum())
         corrected = int(c.any_corrected().sum())
-        counts = session.label_counts(c, self.model.order if shown != total else None)
+        counts = session.label_counts(
+            c,
+            self.model.order if shown != total else None,
+            predicted={t: self.model.predicted_codes(t) for t in TASKS},
+        )
         parts = [f"<b>{shown:,}</b> of {total:,} shown"]
         if self._search_pending:
             parts[0] += " (searching…)"
@@ -938,28 +1028,30 @@ class MainWindow(QMainWindow):
         """Predict every message again with the models in use (e.g. after a failed load)."""
         if self.project is None:
             return
-        snap = session.snapshot(self.project.collection)
         project = self.project
         self.runner.start(
             "predict",
             session.predict,
-            snap,
+            CollectionRef.of(project),
             in_process=True,
             title="Predicting…",
-            on_result=lambda predictions: self._on_predicted(predictions, project),
+            commit=lambda predictions: _commit_predictions(project, predictions),
+            on_result=lambda result: self._on_predicted(result, project),
         )
 
-    def _on_predicted(self, predictions: session.Predictions, project=None) -> None:
+    def _on_predicted(self, result, project=None) -> None:
+        """``result``: (Predictions, label codes) of a commit step, already saved."""
         if self.project is None or (project is not None and project is not self.project):
             return
-        session.apply_predictions(self.project, predictions)
-        self._after_predictions()
+        predictions, codes = result
+        session.apply_predictions(self.project, predictions, save=False)
+        self._after_predictions(codes)
         for note in predictions.notes:
             self.notifier.status(note, 15000)
         self.predictions_applied.emit()
 
-    def _after_predictions(self) -> None:
-        self.model.predictions_changed()
+    def _after_predictions(self, codes: dict[str, np.ndarray] | None = None) -> None:
+        self.model.predictions_changed(codes)
         spec = self._spec
         if spec.spam is not None or spec.sentiment is not None or spec.score_active:
             self._refresh_view()  # those facets read the predictions
@@ -970,22 +1062,24 @@ class MainWindow(QMainWindow):
         if self.project is None:
             return
         self.settings.cluster_k = 0 if k == "auto" else int(k)
-        snap = session.snapshot(self.project.collection)
         project = self.project
         self.runner.start(
             "cluster",
             session.cluster,
-            snap,
+            CollectionRef.of(project),
             k=k,
             in_process=True,
             title="Grouping themes…",
-            on_result=lambda clustering: self._on_clustered(project, clustering),
+            commit=lambda clustering: _commit_clustering(project, clustering),
+            on_result=lambda result: self._on_clustered(project, result),
         )
 
-    def _on_clustered(self, project: Project, clustering) -> None:
+    def _on_clustered(self, project: Project, result) -> None:
+        """``result``: (Clustering, its cluster column) of a commit step, already saved."""
         if project is not self.project:
             return
-        session.apply_clustering(project, clustering)
+        clustering, column = result
+        session.apply_clustering(project, clustering, save=False, column=column)
         self.model.clusters_changed()
         self.clusters.set_clustering(clustering)
         self.filter_bar.set_clusters(self._cluster_names())
@@ -1020,33 +1114,36 @@ class MainWindow(QMainWindow):
     def retrain(self, tasks=TASKS) -> None:
         if self.project is None:
             return
-        snap = session.snapshot(self.project.collection)
         project = self.project
+        ref = CollectionRef.of(project)
         edits = project.edit_count()  # the log's number for the labels it learns from
         self.runner.start(
             "retrain",
             session.retrain,
-            snap,
+            ref,
             list(tasks),
-            revision=snap.revision,
+            revision=ref.revision,
             in_process=True,
             title="Retraining…",
-            on_result=lambda outcome: self._on_retrained(project, outcome, edits),
+            commit=lambda outcome: _commit_retrain(project, outcome),
+            on_result=lambda result: self._on_retrained(project, result, edits),
             on_cancelled=lambda: self.notifier.status(
                 "Retraining cancelled; the models are unchanged."
             ),
         )
 
-    def _on_retrained(self, project: Project, outcome, edits: int | None = None) -> None:
+    def _on_retrained(self, project: Project, result, edits: int | None = None) -> None:
+        """``result``: (RetrainOutcome, label codes) of a commit step, already saved."""
         if project is not self.project:
             return
-        session.apply_retrain(project, outcome)
+        outcome, codes = result
+        session.apply_retrain(project, outcome, save=False)
         self.last_retrain = outcome
         # Label changes made while it ran (they are saved and shown; the models have not
         # seen them): the report says so, with the edit the training data stops at.
         later = project.collection.revision - outcome.revision
         self.last_retrain_basis = (edits, later)
-        self._after_predictions()
+        self._after_predictions(codes)
         self._update_actions()
         flipped = len(outcome.flipped)
         text = f"Retrained {', '.join(outcome.reports)}: {flipped:,} predictions changed."
@@ -1088,25 +1185,25 @@ class MainWindow(QMainWindow):
         """Predict again with an earlier (or the shipped) model and make it current."""
         if self.project is None:
             return
-        snap = session.snapshot(self.project.collection)
         project = self.project
         self.runner.start(
             "predict",
             session.use_version,
-            snap,
+            CollectionRef.of(project),
             task,
             version,
             in_process=True,
             title=f"Predicting with {task} model {version}…",
-            on_result=lambda predictions: self._on_version_used(project, predictions),
+            commit=lambda predictions: _commit_version(project, predictions),
+            on_result=lambda result: self._on_version_used(project, result),
         )
 
-    def _on_version_used(self, project: Project, predictions) -> None:
+    def _on_version_used(self, project: Project, result) -> None:
+        """``result``: (Predictions, codes) of a commit step: saved, the version made current."""
         if project is not self.project:
             return
-        self._on_predicted(predictions)
-        for task, version in predictions.versions.items():
-            session.record_version(project, task, version)
+        self._on_predicted(result)
+        for task, version in result[0].versions.items():
             self.notifier.status(f"The {task} model is now {version}.")
 
     # ================================================================== export

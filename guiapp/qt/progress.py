@@ -1,4 +1,9 @@
-"""Progress of background tasks in the status bar: one bar with a Cancel button per task."""
+"""Progress of background tasks in the status bar: one bar with a Cancel button per task.
+
+The bar keeps the height of a task's row when no task runs: a status bar that grew by a few
+pixels when a task started (and shrank when it ended) resized the table above it, and a full
+repaint of a million-row table costs 30-60 ms of the GUI thread (benchmarks/bench_stall.py).
+"""
 
 from __future__ import annotations
 
@@ -50,7 +55,17 @@ class TaskProgress(QWidget):
         runner.task_started.connect(self._on_runner_task_started)
         runner.task_progressed.connect(self._on_runner_task_progressed)
         runner.task_ended.connect(self._on_runner_task_ended)
-        self.setVisible(False)
+        self.setMinimumHeight(self._row_height())
+
+    def _row_height(self) -> int:
+        probe = QWidget()
+        layout = QHBoxLayout(probe)
+        layout.setContentsMargins(6, 0, 0, 0)
+        button = QToolButton(probe)
+        button.setText("Cancel")
+        layout.addWidget(QLabel("Retraining…", probe))
+        layout.addWidget(button)
+        return probe.sizeHint().height()
 
     def row(self, kind: str) -> _TaskRow | None:
         for row in self._rows.values():
@@ -64,7 +79,6 @@ class TaskProgress(QWidget):
         row = _TaskRow(task, self.runner, self)
         self._rows[task.run_id] = row
         self._layout.addWidget(row)
-        self.setVisible(True)
 
     def _on_runner_task_progressed(self, task: Task) -> None:
         row = self._rows.get(task.run_id)
@@ -76,4 +90,3 @@ class TaskProgress(QWidget):
         if row is not None:
             row.setParent(None)
             row.deleteLater()
-        self.setVisible(bool(self._rows))

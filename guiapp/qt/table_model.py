@@ -6,6 +6,11 @@ and a filter mask. Sorting and filtering therefore happen inside the model with 
 pyarrow: a ``QSortFilterProxyModel`` over a million rows takes minutes to sort
 (see STYLE.md), this takes a tenth of a second.
 
+Everything that costs time per row over a whole collection (an Arrow string column of
+each text column, which of them are empty, the model's label codes) can be computed off the
+GUI thread with :func:`prepare_view` and handed to :meth:`MessageTableModel.set_collection`;
+the model keeps the label codes until the window says the predictions changed.
+
 Label edits do not write the collection: ``setData`` hands the request to ``label_editor``
 (the window's undo stack turns it into a core command), and the window tells the model what
 changed with :meth:`labels_changed` -- one ``dataChanged`` for any number of rows.
@@ -13,9 +18,8 @@ changed with :meth:`labels_changed` -- one ``dataChanged`` for any number of row
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -24,8 +28,8 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFont
 
 from guiapp.core import query
-from guiapp.core.collection import Collection
-from guiapp.core.messages import CLASSES, NO_LABEL
+from guiapp.core.collection import Collection, predicted_codes
+from guiapp.core.messages import CLASSES, NO_LABEL, TASKS
 from guiapp.qt import style
 
 # Qt's item views misbehave past roughly 70 million rows (QTBUG-18490: the header's and
@@ -38,6 +42,31 @@ StoreRowRole = Qt.ItemDataRole.UserRole + 1
 LabelCodeRole = Qt.ItemDataRole.UserRole + 2
 LabelSourceRole = Qt.ItemDataRole.UserRole + 3  # "user", "model" or ""
 ScoreRole = Qt.ItemDataRole.UserRole + 4  # float in 0..1, or None
+LabelPaintRole = Qt.ItemDataRole.UserRole + 5  # (text, code, by the user) for the delegate
+
+# data() runs some 1,700 times per repaint of the table: roles are compared as plain ints
+# (Qt passes ints; comparing with an IntEnum member costs ten times as much).
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_EDIT = int(Qt.ItemDataRole.EditRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_FONT = int(Qt.ItemDataRole.FontRole)
+_ALIGN = int(Qt.ItemDataRole.TextAlignmentRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_ACCESSIBLE = int(Qt.ItemDataRole.AccessibleTextRole)
+_STORE = int(StoreRowRole)
+_CODE = int(LabelCodeRole)
+_SOURCE = int(LabelSourceRole)
+_SCORE = int(ScoreRole)
+_PAINT = int(LabelPaintRole)
+_TEXTUAL = frozenset({_DISPLAY, _ACCESSIBLE})
+_HANDLED_ROLES = frozenset(
+    {_DISPLAY, _EDIT, _TOOLTIP, _FOREGROUND, _FONT, _ALIGN, _ACCESSIBLE}
+    | {_STORE, _CODE, _SOURCE, _SCORE, _PAINT}
+)
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_CENTRE = int(Qt.AlignmentFlag.AlignCenter)
+_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+_EDITABLE_FLAGS = _FLAGS | Qt.ItemFlag.ItemIsEditable
 
 
 @dataclass(frozen=True)
@@ -76,8 +105,72 @@ COLUMN_INDEX = {c.key: i for i, c in enumerate(COLUMNS)}
 TEXT_KEYS = ("text", "kind", "sender", "subject", "date")
 LABEL_KEYS = ("spam", "sentiment")
 SCORE_KEYS = ("spam_score", "sentiment_score")
+_KEYS = tuple(c.key for c in COLUMNS)
+_EDITABLE = tuple(c.key in LABEL_KEYS for c in COLUMNS)
 
 LabelEditor = Callable[[str, np.ndarray, int], bool]
+
+
+@dataclass
+class PreparedView:
+    """What :meth:`MessageTableModel.set_collection` needs of a collection, computed by
+    :func:`prepare_view` on a worker thread (a million rows take ~0.3 s)."""
+
+    collection: Collection
+    strings: dict[str, pa.Array]
+    empty_keys: set[str]
+    derived: dict[str, np.ndarray]
+    """:func:`prediction_columns` of the collection's predictions."""
+    ranks: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def text_strings(collection: Collection) -> tuple[dict[str, pa.Array], set[str]]:
+    """Each text column as one contiguous Arrow array, and the columns no message fills."""
+    strings = {key: query.arrow_strings(collection.messages[key]) for key in TEXT_KEYS}
+    empty = {
+        key
+        for key, array in strings.items()
+        if not len(array) or not (pc.max(pc.utf8_length(array)).as_py() or 0)
+    }
+    return strings, empty
+
+
+def prepare_view(
+    collection: Collection, rank_keys: Iterable[str] = (), *, stop_requested=None
+) -> PreparedView:
+    """Compute off the GUI thread what showing ``collection`` needs; ``rank_keys``: text
+    columns to rank for sorting now (the column the table is sorted by)."""
+    strings, empty = text_strings(collection)
+    derived = prediction_columns({t: _probabilities(collection, t) for t in TASKS})
+    ranks = {}
+    for key in rank_keys:
+        if stop_requested is not None and stop_requested():
+            break
+        if key in strings:
+            ranks[key] = query.string_ranks(strings[key])
+    return PreparedView(collection, strings, empty, derived, ranks)
+
+
+def prediction_columns(prob: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """What the table derives from new probabilities, per task given (spam: P(spam);
+    sentiment: (n, 3)): the label codes (``"spam"``, ``"sentiment"``) and the sentiment
+    score (``"sentiment_score"``, the probability of the predicted class). For a worker
+    thread; :meth:`MessageTableModel.predictions_changed` takes the result."""
+    out = {}
+    for task, p in prob.items():
+        out[task] = predicted_codes(task, p)
+        if task == "sentiment":
+            out["sentiment_score"] = _row_max(p)
+    return out
+
+
+def _row_max(prob: np.ndarray) -> np.ndarray:
+    # NaN rows (not predicted) stay NaN: max propagates NaN.
+    return prob.max(axis=1) if len(prob) else np.zeros(0, np.float32)
+
+
+def _probabilities(collection: Collection, task: str) -> np.ndarray:
+    return collection.spam_prob if task == "spam" else collection.sentiment_prob
 
 
 def preview(text: str) -> str:
@@ -99,8 +192,11 @@ class MessageTableModel(QAbstractTableModel):
         super().__init__(parent)
         self.label_editor: LabelEditor | None = None
         self._collection = Collection.empty()
+        self._n_rows = 0
         self._strings: dict[str, pa.Array] = {}
         self._ranks: dict[str, np.ndarray] = {}
+        # prediction_columns (label codes, sentiment score) until the predictions change
+        self._derived: dict[str, np.ndarray] = {}
         self.empty_keys: set[str] = set()
         self._order = np.zeros(0, dtype=np.int64)
         self._position: np.ndarray | None = None  # store row -> view row (-1 hidden), lazy
@@ -112,6 +208,10 @@ class MessageTableModel(QAbstractTableModel):
         self._bold.setBold(True)
         self._corrected_brush = QBrush(QColor(style.CORRECTED_COLOUR))
         self._muted_brush = QBrush(QColor(style.MUTED_TEXT))
+        self._label_brushes = {
+            task: {code: QBrush(style.label_colour(task, code)) for code in (NO_LABEL, *codes)}
+            for task, codes in ((t, range(len(CLASSES[t]))) for t in LABEL_KEYS)
+        }
         if collection is not None:
             self.set_collection(collection)
 
@@ -120,17 +220,25 @@ class MessageTableModel(QAbstractTableModel):
     def collection(self) -> Collection:
         return self._collection
 
-    def set_collection(self, collection: Collection) -> None:
-        """Show another collection (or the same one after rows were appended)."""
+    def set_collection(self, collection: Collection, prepared: PreparedView | None = None) -> None:
+        """Show another collection (or the same one after rows were appended);
+        ``prepared``: its :func:`prepare_view`, computed on a worker thread."""
+        if prepared is not None and prepared.collection is not collection:
+            prepared = None
         self.beginResetModel()
         self._collection = collection
-        self._strings = {key: query.arrow_strings(collection.messages[key]) for key in TEXT_KEYS}
-        self._ranks = {}  # text column -> string_ranks, computed on the first sort by it
-        self.empty_keys = {
-            key
-            for key, array in self._strings.items()
-            if not len(array) or not (pc.max(pc.utf8_length(array)).as_py() or 0)
-        }
+        self._n_rows = len(collection)
+        if prepared is not None:
+            self._strings, self.empty_keys = prepared.strings, set(prepared.empty_keys)
+            self._derived = dict(prepared.derived)
+            for array in self._derived.values():
+                array.flags.writeable = False
+            # text column -> string_ranks, else computed on the first sort by it
+            self._ranks = dict(prepared.ranks)
+        else:
+            self._strings, self.empty_keys = text_strings(collection)
+            self._derived = {}
+            self._ranks = {}
         self._permutation = None
         self._mask = None
         self._order = np.arange(len(collection), dtype=np.int64)
@@ -143,9 +251,32 @@ class MessageTableModel(QAbstractTableModel):
         self.endResetModel()
         self.order_changed.emit()
 
+    def _column(self, key: str) -> np.ndarray:
+        """A :func:`prediction_columns` column, computed here if no worker gave it."""
+        array = self._derived.get(key)
+        if array is None or len(array) != self._n_rows:
+            task = "sentiment" if key == "sentiment_score" else key
+            self._derived.update(prediction_columns({task: _probabilities(self._collection, task)}))
+            array = self._derived[key]
+            array.flags.writeable = False
+        return array
+
+    def predicted_codes(self, task: str) -> np.ndarray:
+        """The model's label code per store row (read-only; kept until
+        :meth:`predictions_changed`)."""
+        return self._column(task)
+
+    def label_codes(self, task: str) -> np.ndarray:
+        """The label the user sees per store row: theirs, else the model's (int8)."""
+        user = self._collection.user[task]
+        return np.where(user >= 0, user, self.predicted_codes(task)).astype(np.int8)
+
     def text_columns(self) -> dict[str, pa.Array]:
         """The non-empty Arrow text columns (immutable: safe to hand to a worker)."""
         return {k: a for k, a in self._strings.items() if k not in self.empty_keys}
+
+    def has_ranks(self, key: str) -> bool:
+        return key in self._ranks
 
     def set_ranks(self, ranks: dict[str, np.ndarray]) -> None:
         """Sort ranks of text columns computed in the background (``query.string_ranks``)."""
@@ -219,98 +350,96 @@ class MessageTableModel(QAbstractTableModel):
     def flags(self, index):
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-        if COLUMNS[index.column()].key in LABEL_KEYS:
-            flags |= Qt.ItemFlag.ItemIsEditable
-        return flags
+        return _EDITABLE_FLAGS if _EDITABLE[index.column()] else _FLAGS
 
-    def data(self, index, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
-            return None
-        if role not in _HANDLED_ROLES:
+    def data(self, index, role=_DISPLAY):
+        if role not in _HANDLED_ROLES or not index.isValid():
             return None
         row = index.row()
-        if row >= len(self._order):
+        order = self._order
+        if row >= len(order):
             return None
-        store = int(self._order[row])
-        key = COLUMNS[index.column()].key
-        if role == StoreRowRole:
+        store = int(order[row])
+        if role == _STORE:
             return store
+        key = _KEYS[index.column()]
         c = self._collection
 
-        if key in LABEL_KEYS:
+        if key == "spam" or key == "sentiment":
             user = int(c.user[key][store])
-            if role == LabelSourceRole:
-                if user != NO_LABEL:
-                    return "user"
-                return "model" if self._predicted(key, store) != NO_LABEL else ""
-            code = user if user != NO_LABEL else self._predicted(key, store)
-            if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            code = user if user != NO_LABEL else int(self._column(key)[store])
+            if role == _PAINT:
+                return (CLASSES[key][code], code, user != NO_LABEL) if code != NO_LABEL else None
+            if role in _TEXTUAL:
                 return CLASSES[key][code] if code != NO_LABEL else ""
-            if role == LabelCodeRole:
+            if role == _SOURCE:
+                return "user" if user != NO_LABEL else ("model" if code != NO_LABEL else "")
+            if role == _CODE:
                 return code
-            if role == Qt.ItemDataRole.EditRole:
+            if role == _EDIT:
                 return user
-            if role == Qt.ItemDataRole.ForegroundRole:
-                return QBrush(style.label_colour(key, code))
-            if role == Qt.ItemDataRole.FontRole:
+            if role == _FOREGROUND:
+                return self._label_brushes[key][code]
+            if role == _FONT:
                 return self._bold if user != NO_LABEL else None
-            if role == Qt.ItemDataRole.ToolTipRole:
+            if role == _TOOLTIP:
                 return self._label_tip(key, store, user)
             return None
 
-        if key in SCORE_KEYS:
-            task = COLUMNS[index.column()].task
-            value = float(c.score(task)[store]) if task == "spam" else self._sentiment_score(store)
-            missing = math.isnan(value) or value < 0
-            if role == ScoreRole:
+        if key == "spam_score" or key == "sentiment_score":
+            array = c.spam_prob if key == "spam_score" else self._column("sentiment_score")
+            value = float(array[store])
+            missing = value != value or value < 0  # NaN: not predicted
+            if role == _SCORE:
                 return None if missing else value
-            if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            if role in _TEXTUAL:
                 return "" if missing else f"{value:.2f}"
-            if role == Qt.ItemDataRole.TextAlignmentRole:
-                return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            if role == Qt.ItemDataRole.ToolTipRole:
+            if role == _ALIGN:
+                return _RIGHT
+            if role == _TOOLTIP:
                 return None if missing else f"{value:.4f}"
             return None
 
         if key == "corrected":
-            tasks = [t for t in LABEL_KEYS if c.corrected[t][store]]
-            if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
-                return "✎" if tasks else ""
-            if role == Qt.ItemDataRole.ToolTipRole:
+            corrected = c.corrected
+            if role in _TEXTUAL:
+                return "✎" if corrected["spam"][store] or corrected["sentiment"][store] else ""
+            if role == _TOOLTIP:
+                tasks = [t for t in LABEL_KEYS if corrected[t][store]]
                 return ("You corrected: " + ", ".join(tasks)) if tasks else None
-            if role == Qt.ItemDataRole.ForegroundRole:
+            if role == _FOREGROUND:
                 return self._corrected_brush
-            if role == Qt.ItemDataRole.TextAlignmentRole:
-                return int(Qt.AlignmentFlag.AlignCenter)
+            if role == _ALIGN:
+                return _CENTRE
             return None
 
         if key == "cluster":
-            number = int(c.cluster[store])
-            if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+            if role in _TEXTUAL:
+                number = int(c.cluster[store])
                 if number < 0:
                     return ""
                 if number < len(self._cluster_text):
                     return self._cluster_text[number]
                 return str(number + 1)
-            if role == Qt.ItemDataRole.ForegroundRole:
+            if role == _FOREGROUND:
                 return self._muted_brush
-            if role == Qt.ItemDataRole.ToolTipRole and 0 <= number < len(self._cluster_text):
-                return self._cluster_tip(number)
+            if role == _TOOLTIP:
+                number = int(c.cluster[store])
+                return self._cluster_tip(number) if 0 <= number < len(self._cluster_text) else None
             return None
 
         # text columns
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.AccessibleTextRole):
+        if role in _TEXTUAL:
             value = self._strings[key][store].as_py() or ""
             if key == "text":
                 return preview(value)
             if key == "date" and len(value) >= 16 and value[10:11] == "T":
                 return value[:10] + " " + value[11:16]  # ISO-8601 to the minute
             return value
-        if role == Qt.ItemDataRole.ToolTipRole and key == "text":
+        if role == _TOOLTIP and key == "text":
             value = self._strings[key][store].as_py() or ""
             return value[:600] + ("…" if len(value) > 600 else "")
-        if role == Qt.ItemDataRole.ForegroundRole and key in ("kind", "date"):
+        if role == _FOREGROUND and (key == "kind" or key == "date"):
             return self._muted_brush
         return None
 
@@ -363,11 +492,11 @@ class MessageTableModel(QAbstractTableModel):
                 self._ranks[key] = query.string_ranks(self._strings[key])
             return query.rank_permutation(self._ranks[key], descending)
         if key in LABEL_KEYS:
-            values = c.label(key)
+            values = self.label_codes(key)
         elif key == "spam_score":
             values = c.score("spam")
         elif key == "sentiment_score":
-            values = self._sentiment_scores()
+            values = self._column("sentiment_score")
         elif key == "cluster":
             values = c.cluster
         else:  # corrected: corrected rows first when descending
@@ -415,7 +544,15 @@ class MessageTableModel(QAbstractTableModel):
             self.index(self.rowCount() - 1, max(columns)),
         )
 
-    def predictions_changed(self) -> None:
+    def predictions_changed(self, derived: dict[str, np.ndarray] | None = None) -> None:
+        """The predictions changed: of every task (``derived`` None), or of the tasks whose
+        :func:`prediction_columns` ``derived`` holds (computed on a worker thread)."""
+        if derived is None:
+            self._derived = {}
+        else:
+            for array in derived.values():
+                array.flags.writeable = False
+            self._derived.update(derived)
         if len(self._order):
             self.dataChanged.emit(
                 self.index(0, COLUMN_INDEX["spam"]),
@@ -429,29 +566,8 @@ class MessageTableModel(QAbstractTableModel):
             self.dataChanged.emit(self.index(0, column), self.index(self.rowCount() - 1, column))
 
     # ------------------------------------------------------------------ helpers
-    def _predicted(self, task: str, store: int) -> int:
-        c = self._collection
-        if task == "spam":
-            p = float(c.spam_prob[store])
-            return NO_LABEL if math.isnan(p) else int(p >= 0.5)
-        probs = c.sentiment_prob[store]
-        if np.isnan(probs).any():
-            return NO_LABEL
-        return int(np.argmax(probs))
-
-    def _sentiment_score(self, store: int) -> float:
-        probs = self._collection.sentiment_prob[store]
-        if np.isnan(probs).any():
-            return math.nan
-        return float(probs.max())
-
-    def _sentiment_scores(self) -> np.ndarray:
-        probs = self._collection.sentiment_prob
-        scores = probs.max(axis=1) if len(probs) else np.zeros(0, np.float32)
-        return scores  # NaN rows stay NaN (max propagates NaN)
-
     def _label_tip(self, task: str, store: int, user: int) -> str:
-        predicted = self._predicted(task, store)
+        predicted = int(self._column(task)[store])
         parts = []
         if user != NO_LABEL:
             how = "you corrected" if self._collection.corrected[task][store] else "imported"
@@ -466,29 +582,17 @@ class MessageTableModel(QAbstractTableModel):
         return f"Theme {number + 1}: {words}"
 
 
-_HANDLED_ROLES = frozenset(
-    {
-        Qt.ItemDataRole.DisplayRole,
-        Qt.ItemDataRole.EditRole,
-        Qt.ItemDataRole.ToolTipRole,
-        Qt.ItemDataRole.ForegroundRole,
-        Qt.ItemDataRole.FontRole,
-        Qt.ItemDataRole.TextAlignmentRole,
-        Qt.ItemDataRole.AccessibleTextRole,
-        StoreRowRole,
-        LabelCodeRole,
-        LabelSourceRole,
-        ScoreRole,
-    }
-)
-
 __all__ = [
     "COLUMNS",
     "COLUMN_INDEX",
     "LabelCodeRole",
+    "LabelPaintRole",
     "LabelSourceRole",
     "MAX_VIEW_ROWS",
     "MessageTableModel",
+    "PreparedView",
     "ScoreRole",
     "StoreRowRole",
+    "prediction_columns",
+    "prepare_view",
 ]
