@@ -45,23 +45,30 @@ CACHE_FOLDER = "training-counts"
 
 
 def hash_counts(
-    hasher: TextHasher, texts: Sequence[str], hooks: Hooks | None = None, n_jobs: int = 1
+    hasher: TextHasher,
+    texts: Sequence[str],
+    hooks: Hooks | None = None,
+    n_jobs: int = 1,
+    dtype: Any = np.float64,
 ) -> sp.csr_matrix:
     """Counts of every text as one sparse matrix, in batches over ``n_jobs`` threads, with
-    progress and Cancel between batches. (Two threads were slower than one on long
-    e-mails: the regular expressions hold the GIL.)"""
+    progress and Cancel between batches. ``dtype`` float32 halves the memory (exact for
+    counts; the lexicon scores round at 1e-7) and is what the retrain path keeps.
+
+    Two threads hash a mix of e-mails and tweets 1.5x faster than one on two cores (the
+    regular expressions hold the GIL; the numpy work, a good half, does not)."""
     hooks = hooks or Hooks()
     n = len(texts)
     starts = list(range(0, n, HASH_BATCH))
     if not starts:
-        return hasher.hash([]).to_csr()
+        return _compact(hasher.hash([]).to_csr(), dtype)
 
     def one(start: int) -> sp.csr_matrix:
-        return hasher.hash(texts[start : start + HASH_BATCH]).to_csr()
+        return _compact(hasher.hash(texts[start : start + HASH_BATCH]).to_csr(), dtype)
 
     parts: list[sp.csr_matrix] = []
     hooks.step(0, n, "reading messages")
-    if n_jobs <= 1:
+    if n_jobs <= 1 or len(starts) == 1:
         for start in starts:
             parts.append(one(start))
             hooks.step(min(start + HASH_BATCH, n), n, "reading messages")
@@ -81,20 +88,32 @@ def hash_counts(
     return _vstack(parts)
 
 
+def _compact(X: sp.csr_matrix, dtype: Any) -> sp.csr_matrix:
+    """``X`` as ``dtype`` with int32 indptr and indices (one batch: they always fit)."""
+    out = sp.csr_matrix(X.shape, dtype=dtype)
+    out.data = X.data.astype(dtype, copy=False)
+    out.indices = X.indices.astype(np.int32, copy=False)
+    out.indptr = X.indptr.astype(np.int32)
+    return out
+
+
 def _vstack(parts: list[sp.csr_matrix]) -> sp.csr_matrix:
-    """Row-wise concatenation of CSR matrices (one copy; scipy's vstack checks and copies
-    more than this needs)."""
+    """Row-wise concatenation of CSR matrices, in one copy, without SciPy's format checks
+    (which copy again); indptr and indices share an index dtype (int32 when it fits)."""
     if len(parts) == 1:
         return parts[0]
     nnz = np.array([p.nnz for p in parts], dtype=np.int64)
     offsets = np.concatenate(([0], np.cumsum(nnz)))
+    index_dtype = np.int32 if offsets[-1] < np.iinfo(np.int32).max else np.int64
     indptr = np.concatenate(
         [np.zeros(1, dtype=np.int64)]
         + [p.indptr[1:].astype(np.int64) + off for p, off in zip(parts, offsets, strict=False)]
-    )
-    data = np.concatenate([p.data for p in parts])
-    indices = np.concatenate([p.indices for p in parts]).astype(np.int32, copy=False)
-    return sp.csr_matrix((data, indices, indptr), shape=(len(indptr) - 1, parts[0].shape[1]))
+    ).astype(index_dtype)
+    out = sp.csr_matrix((len(indptr) - 1, parts[0].shape[1]), dtype=parts[0].dtype)
+    out.data = np.concatenate([p.data for p in parts])
+    out.indices = np.concatenate([p.indices for p in parts]).astype(index_dtype, copy=False)
+    out.indptr = indptr
+    return out
 
 
 def take_rows(X: sp.csr_matrix, rows: np.ndarray) -> sp.csr_matrix:
@@ -160,11 +179,13 @@ def hash_texts(
     hooks: Hooks | None = None,
     n_jobs: int = 1,
 ) -> HashedTexts:
-    """Hash each distinct text of ``messages`` (what the models read: subject + text) once."""
+    """Hash each distinct text of ``messages`` (what the models read: subject + text) once.
+    The counts are float32, as the cached training counts are (see
+    :func:`training_counts`)."""
     texts = model_texts(messages)
     codes, uniques = pd.factorize(pd.Series(texts, dtype=object), sort=False)
     distinct = [str(t) for t in uniques]
-    counts = hash_counts(hasher, distinct, hooks, n_jobs=n_jobs)
+    counts = hash_counts(hasher, distinct, hooks, n_jobs=n_jobs, dtype=np.float32)
     return HashedTexts(counts, codes.astype(np.int64), text_keys(distinct), hasher_key(hasher))
 
 
@@ -205,11 +226,12 @@ def _cache_key(task: str, hasher: TextHasher, data_path: Path) -> str:
 
 
 def counts_of_frame(
-    hasher: TextHasher, frame: pd.DataFrame, hooks: Hooks | None = None
+    hasher: TextHasher, frame: pd.DataFrame, hooks: Hooks | None = None, n_jobs: int = 1
 ) -> TrainingCounts:
-    """:class:`TrainingCounts` of training rows in the layout of ``training_data.parquet``."""
+    """:class:`TrainingCounts` of training rows in the layout of ``training_data.parquet``
+    (float32 counts, as cached)."""
     texts = model_texts(frame)
-    counts = hash_counts(hasher, texts, hooks)
+    counts = hash_counts(hasher, texts, hooks, n_jobs=n_jobs, dtype=np.float32)
     corpus = (
         frame["corpus"].astype(str).to_numpy()
         if "corpus" in frame.columns
@@ -224,13 +246,14 @@ def training_counts(
     data_path: Path,
     load_frame: Any,
     hooks: Hooks | None = None,
+    n_jobs: int = 1,
 ) -> TrainingCounts:
     """The shipped training rows of ``task`` (``load_frame()`` reads them), from the cache
     when it holds them for this data file, hasher and feature code; else hashed and cached.
 
-    The cached counts are stored as float32 (exact for counts; lexicon scores round at
-    1e-7), and a fresh computation is rounded the same way, so a retrain gives the same
-    model whether the cache was there or not.
+    The counts are float32 (exact for counts; lexicon scores round at 1e-7), cached or
+    fresh, so a retrain gives the same model whether the cache was there or not.
+    ``n_jobs``: threads for hashing when the cache does not hold them.
     """
     hooks = hooks or Hooks()
     try:
@@ -242,8 +265,7 @@ def training_counts(
     cached = _read_cache(target) if target is not None else None
     if cached is not None:
         return cached
-    result = counts_of_frame(hasher, load_frame(), hooks)
-    result.counts.data = result.counts.data.astype(np.float32).astype(np.float64)
+    result = counts_of_frame(hasher, load_frame(), hooks, n_jobs=n_jobs)
     hooks.check()
     if folder is not None and target is not None:
         _write_cache(target, result)
@@ -259,9 +281,11 @@ def _read_cache(path: Path) -> TrainingCounts | None:
     try:
         with np.load(path, allow_pickle=False) as z:
             shape = tuple(int(v) for v in z["shape"])
-            counts = sp.csr_matrix(
-                (z["data"].astype(np.float64), z["indices"], z["indptr"]), shape=shape
-            )
+            index_dtype = np.int32 if int(z["indptr"][-1]) < np.iinfo(np.int32).max else np.int64
+            counts = sp.csr_matrix(shape, dtype=np.float32)
+            counts.data = z["data"].astype(np.float32, copy=False)
+            counts.indices = z["indices"].astype(index_dtype, copy=False)
+            counts.indptr = z["indptr"].astype(index_dtype)
             out = TrainingCounts(
                 counts, z["labels"].astype(np.int64), z["corpus"].astype(object), z["keys"]
             )

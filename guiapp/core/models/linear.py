@@ -24,9 +24,12 @@ done by hand, for speed and for Cancel:
 from __future__ import annotations
 
 import math
+import threading
 import time
 import weakref
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -229,11 +232,15 @@ def weigh_rows(
 _POOL: ThreadPoolExecutor | None = None
 
 
+_POOL_LOCK = threading.Lock()
+
+
 def _pool() -> ThreadPoolExecutor:
     global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(2, thread_name_prefix="triage-lbfgs")
-    return _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(2, thread_name_prefix="triage-lbfgs")
+        return _POOL
 
 
 def rows_view(X: sp.csr_matrix, start: int, stop: int) -> sp.csr_matrix:
@@ -248,6 +255,15 @@ def rows_view(X: sp.csr_matrix, start: int, stop: int) -> sp.csr_matrix:
     # indptr keeps the dtype of indices: scipy converts both to a common one at every
     # product otherwise (a copy of all the indices each time).
     view.indptr = (X.indptr[start : stop + 1] - s).astype(X.indices.dtype, copy=False)
+    return view
+
+
+def transposed_view(X: sp.csr_matrix) -> sp.csc_matrix:
+    """``X.T`` as a CSC matrix sharing ``X``'s arrays. (``X.T`` goes through the
+    constructor, whose format check copies arrays that are views of much larger ones:
+    for the second half of a split matrix, a copy of half the matrix at every product.)"""
+    view = sp.csc_matrix((X.shape[1], X.shape[0]), dtype=X.dtype)
+    view.data, view.indices, view.indptr = X.data, X.indices, X.indptr
     return view
 
 
@@ -270,6 +286,8 @@ class _SplitProducts:
             mid = int(np.searchsorted(X.indptr, X.nnz // 2))
             self.parts = [rows_view(X, 0, mid), rows_view(X, mid, n)]
             self.bounds = [0, mid, n]
+        self.transposed = [transposed_view(P) for P in self.parts]
+        self.shape = X.shape
 
     def _map(self, fn: Any, items: list[Any]) -> list[Any]:
         if len(items) == 1:
@@ -284,9 +302,10 @@ class _SplitProducts:
     def tdot(self, G: np.ndarray) -> np.ndarray:
         G = np.asarray(G, dtype=self.dtype)
         pieces = [
-            (P, G[a:b]) for P, a, b in zip(self.parts, self.bounds, self.bounds[1:], strict=False)
+            (T, G[a:b])
+            for T, a, b in zip(self.transposed, self.bounds, self.bounds[1:], strict=False)
         ]
-        parts = self._map(lambda item: np.asarray(item[0].T @ item[1], dtype=np.float64), pieces)
+        parts = self._map(lambda item: np.asarray(item[0] @ item[1], dtype=np.float64), pieces)
         return np.asarray(sum(parts))
 
     def tdot_squared(self, H: np.ndarray, chunk: int = 4096) -> np.ndarray:
@@ -321,6 +340,195 @@ def split_products(X: sp.csr_matrix) -> _SplitProducts:
     if X.dtype != np.float32:
         X = sp.csr_matrix(X, dtype=np.float64)
     return _SplitProducts(X)
+
+
+class TfidfProducts:
+    """The products of :func:`minimize_logistic` for ``X = tfidf.transform(counts rows)``,
+    computed from the counts without building ``X``.
+
+    On the hashed columns ``X_ij = c_ij * idf_j / norm_i`` and on the dense tail
+    ``X_ij = c_ij * scale_j``, so with ``D`` the (scaled) dense tail of every row:
+
+    - ``X @ W = (C @ (idf * W)) / norm + D @ W_tail``,
+    - ``X.T @ G = idf * (C.T @ (G / norm))`` on the hashed rows, ``D.T @ G`` on the tail,
+    - ``(X * X).T @ H = idf**2 * ((C * C).T @ (H / norm**2))``, ``(D * D).T @ H``.
+
+    Weighting is then two scalings of small dense arrays per product instead of a
+    weighted copy of every stored count (seconds and hundreds of MB on 50,000 e-mails).
+    Build it with :func:`tfidf_products`. The rows are cut into segments of similar
+    numbers of stored entries, multiplied over two threads (SciPy's kernels release the
+    GIL); the counts are float32 (exact for counts) and so are the products.
+    """
+
+    def __init__(
+        self,
+        tfidf: TfidfBlock,
+        pieces: list[sp.csr_matrix],
+        dense: np.ndarray,
+        segments: int = 4,
+        hooks: Hooks | None = None,
+    ):
+        n_features = int(tfidf.n_features_in_)
+        self.n_hashed = n_features - int(tfidf.n_dense)
+        self.shape = (sum(P.shape[0] for P in pieces), n_features)
+        idf = np.zeros(n_features)
+        idf[: self.n_hashed] = np.asarray(tfidf.idf_, dtype=np.float64)
+        self.idf = idf
+        self.dense = np.asarray(dense, dtype=np.float64) * np.asarray(tfidf.dense_scale_)
+        total = max(sum(P.nnz for P in pieces), 1)
+        target = max(total // max(segments, 1), 1)
+        self.segments: list[tuple[int, int, sp.csr_matrix, sp.csc_matrix]] = []
+        start = 0
+        for P in pieces:
+            count = max(1, round(P.nnz / target)) if P.shape[0] >= 2048 else 1
+            cuts = [0]
+            for i in range(1, count):
+                cuts.append(int(np.searchsorted(P.indptr, P.nnz * i // count)))
+            cuts.append(P.shape[0])
+            for a, b in zip(cuts, cuts[1:], strict=False):
+                if b > a:
+                    view = rows_view(P, a, b)
+                    self.segments.append((start + a, start + b, view, transposed_view(view)))
+            start += P.shape[0]
+        squares = (idf * idf).astype(np.float32)
+        if hooks is not None:
+            hooks.check()
+        norms = np.sqrt(np.maximum(self._rows(lambda V, a, b: V @ squares), 0.0))
+        norms[norms == 0] = 1.0
+        self.norms = norms
+
+    def _map(self, fn: Any) -> list[Any]:
+        items = self.segments
+        if len(items) <= 1 or self.shape[0] < 2048:
+            return [fn(V, T, a, b) for a, b, V, T in items]
+        return list(_pool().map(lambda item: fn(item[2], item[3], item[0], item[1]), items))
+
+    def _rows(self, fn: Any) -> np.ndarray:
+        """Row-wise results of ``fn(segment, start, stop)``, stacked, as float64."""
+        parts = self._map(lambda V, T, a, b: np.asarray(fn(V, a, b)))
+        if not parts:
+            return np.zeros(0)
+        return np.concatenate(parts).astype(np.float64, copy=False)
+
+    def _columns(self, fn: Any) -> np.ndarray:
+        """Sum over segments of ``fn(transposed segment, start, stop)``, as float64."""
+        parts = self._map(lambda V, T, a, b: np.asarray(fn(T, a, b), dtype=np.float64))
+        return np.asarray(sum(parts))
+
+    def dot(self, W: np.ndarray) -> np.ndarray:
+        W = np.asarray(W, dtype=np.float64)
+        M = (self.idf[:, None] * W).astype(np.float32)
+        out = self._rows(lambda V, a, b: V @ M).reshape(self.shape[0], -1)
+        out /= self.norms[:, None]
+        out += self.dense @ W[self.n_hashed :]
+        return out
+
+    def tdot(self, G: np.ndarray) -> np.ndarray:
+        G = np.asarray(G, dtype=np.float64)
+        Gs = (G / self.norms[:, None]).astype(np.float32)
+        out = self._columns(lambda T, a, b: T @ Gs[a:b]).reshape(self.shape[1], -1)
+        out *= self.idf[:, None]
+        out[self.n_hashed :] = self.dense.T @ G
+        return out
+
+    def tdot_squared(self, H: np.ndarray, chunk: int = 4096) -> np.ndarray:
+        """``(X * X).T @ H``, squaring the counts a chunk of rows at a time."""
+        H = np.asarray(H, dtype=np.float64)
+        Hs = (H / (self.norms**2)[:, None]).astype(np.float32)
+
+        def part(T: sp.csc_matrix, a: int, b: int) -> np.ndarray:
+            out = np.zeros((T.shape[0], Hs.shape[1]))
+            for lo in range(0, b - a, chunk):
+                hi = min(lo + chunk, b - a)
+                s, e = T.indptr[lo], T.indptr[hi]
+                block = sp.csc_matrix((T.shape[0], hi - lo), dtype=T.dtype)
+                block.data = T.data[s:e] ** 2
+                block.indices = T.indices[s:e]
+                block.indptr = (T.indptr[lo : hi + 1] - s).astype(T.indices.dtype, copy=False)
+                out += np.asarray(block @ Hs[a + lo : a + hi])
+            return out
+
+        out = self._columns(part).reshape(self.shape[1], -1)
+        out *= (self.idf**2)[:, None]
+        out[self.n_hashed :] = (self.dense**2).T @ H
+        return out
+
+
+def tfidf_products(
+    sources: list[RowSource],
+    n_features: int,
+    n_dense: int,
+    min_df: int = 2,
+    hooks: Hooks | None = None,
+) -> tuple[TfidfBlock, TfidfProducts]:
+    """Fit ``TfidfBlock(n_dense, min_df)`` on the selected rows of several count matrices
+    (stacked in that order, never copied whole) and prepare the fit's products over them.
+
+    Each source's rows are gathered once, block by block, into a float32 matrix (the only
+    copy of the counts the fit keeps); the document frequencies and the dense tail are
+    read on the way. Returns ``(tfidf, products)``; ``tfidf`` is the same as
+    :func:`fit_tfidf_rows` gives.
+    """
+    n_hashed = n_features - n_dense
+    df = np.zeros(n_features, dtype=np.int64)
+    pieces: list[sp.csr_matrix] = []
+    dense_parts: list[np.ndarray] = []
+    for X, rows in sources:
+        piece, dense = _gather_rows(X, rows, n_hashed, n_dense, hooks)
+        df += np.bincount(piece.indices, minlength=n_features)
+        pieces.append(piece)
+        dense_parts.append(dense)
+    n_docs = sum(P.shape[0] for P in pieces)
+    dense = np.concatenate(dense_parts) if dense_parts else np.zeros((0, n_dense))
+    tfidf = TfidfBlock(n_dense=n_dense, min_df=min_df)
+    dfh = df[:n_hashed].astype(np.float64)
+    idf = np.log((1.0 + n_docs) / (1.0 + dfh)) + 1.0
+    idf[dfh < min_df] = 0.0
+    tfidf.idf_ = idf.astype(np.float32)
+    peak = np.abs(dense).max(axis=0) if len(dense) else np.zeros(n_dense)
+    tfidf.dense_scale_ = (1.0 / np.where(peak > 0, peak, 1.0)).astype(np.float64)
+    tfidf.n_features_in_ = n_features
+    return tfidf, TfidfProducts(tfidf, pieces, dense, hooks=hooks)
+
+
+def _gather_rows(
+    X: sp.csr_matrix,
+    rows: np.ndarray | None,
+    n_hashed: int,
+    n_dense: int,
+    hooks: Hooks | None,
+) -> tuple[sp.csr_matrix, np.ndarray]:
+    """The selected rows of ``X`` (all when None: shared, not copied, if already float32)
+    as a float32 CSR matrix whose indptr and indices share one index dtype, and their
+    dense tail ``(n_rows, n_dense)``."""
+    X = same_index_dtype(X)
+    # SciPy's row gather (a C++ loop of row copies) is ~15x faster than a numpy gather
+    # through an array of positions -- provided indptr and indices share a dtype.
+    piece = X if rows is None else X[np.asarray(rows, dtype=np.int64)]
+    if piece.data.dtype != np.float32:
+        piece = same_index_dtype(piece.astype(np.float32))
+    if hooks is not None:
+        hooks.check()
+    dense = np.zeros((piece.shape[0], n_dense))
+    if n_dense:
+        tail = np.flatnonzero(piece.indices >= n_hashed)
+        row_of = np.searchsorted(piece.indptr, tail, side="right") - 1
+        dense[row_of, piece.indices[tail] - n_hashed] = piece.data[tail]
+    return piece, dense
+
+
+def same_index_dtype(X: sp.csr_matrix) -> sp.csr_matrix:
+    """``X`` with indptr in the dtype of its indices (int32 when they fit), sharing its
+    data and indices. SciPy converts both to a common dtype -- a copy of every index --
+    at each product or row selection otherwise."""
+    if X.indptr.dtype == X.indices.dtype:
+        return X
+    index_dtype = np.int32 if int(X.indptr[-1]) < np.iinfo(np.int32).max else np.int64
+    out = sp.csr_matrix(X.shape, dtype=X.dtype)
+    out.data = X.data
+    out.indices = X.indices.astype(index_dtype, copy=False)
+    out.indptr = X.indptr.astype(index_dtype)
+    return out
 
 
 def fit_logistic(
@@ -413,6 +621,33 @@ def fit_logistic(
 
 # ------------------------------------------------- preconditioned L-BFGS (retrain)
 
+_BLAS_LOCK = threading.Lock()
+_blas_users = 0
+_blas_limiter: Any = None
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """One BLAS thread while any caller is inside (fits of several tasks run side by side).
+
+    ``threadpool_limits`` sets a process-wide limit and restores what it found on exit: two
+    threads nesting it out of order would leave the limit at 1 for good. So the first
+    caller in sets the limit and the last one out restores it.
+    """
+    global _blas_users, _blas_limiter
+    with _BLAS_LOCK:
+        if _blas_users == 0:
+            _blas_limiter = threadpool_limits(1, user_api="blas")
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _BLAS_LOCK:
+            _blas_users -= 1
+            if _blas_users == 0 and _blas_limiter is not None:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None
+
 
 @dataclass
 class FitInfo:
@@ -429,6 +664,7 @@ class FitInfo:
     stop: str = ""
     seconds: float = 0.0
     preconditioner: np.ndarray | None = None  # the Hessian diagonal it used (reusable)
+    scores: np.ndarray | None = None  # X @ coef.T + intercept at the end, (n, n_out)
 
     @property
     def converged(self) -> bool:
@@ -536,7 +772,7 @@ def minimize_logistic(
     # The vector work on ~260k-long arrays runs one BLAS thread: OpenBLAS's own threads
     # made each dot product 5-50x slower on a busy two-core machine (they spin, waiting
     # for a core), and the sparse products already use both cores.
-    with threadpool_limits(1, user_api="blas"):
+    with one_blas_thread():
         return _minimize_logistic(
             products,
             y,
@@ -576,7 +812,7 @@ def _minimize_logistic(
     k = len(classes)
     binary = k == 2
     n_out = 1 if binary else k
-    d = products.parts[0].shape[1]
+    d = products.shape[1]
     y = np.asarray(y)
     Y = (y[:, None] == classes[None, :]).astype(np.float64)
     if binary:
@@ -659,6 +895,7 @@ def _minimize_logistic(
             info.stop = "time"
             break
     info.objective = f
+    info.scores = Z
     info.seconds = time.monotonic() - started
     return np.ascontiguousarray(W.T), b, info
 

@@ -20,8 +20,10 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +36,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from guiapp.core import paths
-from guiapp.core.errors import InputError, ModelError
+from guiapp.core.errors import Cancelled, InputError, ModelError
 from guiapp.core.messages import CLASSES, LABEL_COLUMN, TASKS
 from guiapp.core.models import corpora
 from guiapp.core.models.features import TextHasher
@@ -51,11 +53,10 @@ from guiapp.core.models.linear import (
     FitInfo,
     TfidfBlock,
     fit_logistic,
-    fit_tfidf_rows,
     minimize_logistic,
-    rows_view,
+    one_blas_thread,
     split_products,
-    weigh_rows,
+    tfidf_products,
 )
 from guiapp.core.models.predict import (
     classification_metrics,
@@ -1000,16 +1001,13 @@ def retrain(
     hooks.check()
 
     # -- weighting: one TF-IDF over every text (no labels involved) serves every fit; the
-    # rows are weighted straight from the counts they come from (no stacked copy)
+    # fits multiply the counts and apply the weighting on the way (no weighted copy)
     sources = [(base.counts, kept if clash.any() else None), (features.counts, text_of_pair)]
     n_features = base.counts.shape[1]
     n_dense = n_features - (1 << hasher.n_bits)
-    tfidf = fit_tfidf_rows(sources, n_features, n_dense, min_df=2, hooks=hooks)
-    weighted = weigh_rows(tfidf, sources, n_features, np.float32, hooks=hooks)
-    del base
+    tfidf, products = tfidf_products(sources, n_features, n_dense, min_df=2, hooks=hooks)
+    del base, sources
     hooks.check()
-    products = split_products(weighted)
-    X_user = rows_view(weighted, n_base, weighted.shape[0])
     hooks.progress(450, 1000, "fitting")
 
     offsets = np.zeros(1 if k == 2 else k)
@@ -1026,7 +1024,7 @@ def retrain(
     start_intercept: np.ndarray | None = None
     if current is not None:
         clf = current.pipeline["clf"]
-        if np.asarray(clf.coef_).shape[1] == weighted.shape[1]:
+        if np.asarray(clf.coef_).shape[1] == n_features:
             start_coef = np.asarray(clf.coef_, dtype=np.float64)
             start_intercept = np.asarray(clf.intercept_, dtype=np.float64) - offsets
     totals = {"iterations": 0, "passes": 0}
@@ -1063,11 +1061,10 @@ def retrain(
         totals["passes"] += out[2].passes
         return out
 
-    def user_scores(
-        coef: np.ndarray, intercept: np.ndarray, which: Any = slice(None)
-    ) -> np.ndarray:
-        scores = np.asarray(X_user[which] @ coef.T.astype(np.float32), dtype=np.float64)
-        return scores + intercept + offsets
+    def user_scores(info: FitInfo, which: Any = slice(None)) -> np.ndarray:
+        # The fit ends with the scores of every row: the user's rows come last.
+        assert info.scores is not None
+        return info.scores[n_base:][which] + offsets
 
     # -- before: the current model on the user's labels
     before: dict[str, Any] = {"accuracy": None, "macro_recall": None}
@@ -1099,15 +1096,15 @@ def retrain(
             sub = hooks.scaled(
                 0.45 + 0.25 * i / len(held_sets), 0.45 + 0.25 * (i + 1) / len(held_sets)
             )
-            coef_f, b_f, _ = fit(fold_w, start_coef, start_intercept, FOLD_MAX_ITER, sub)
-            cv_pred[held] = _codes_from_scores(user_scores(coef_f, b_f, held))
+            coef_f, b_f, info_f = fit(fold_w, start_coef, start_intercept, FOLD_MAX_ITER, sub)
+            cv_pred[held] = _codes_from_scores(user_scores(info_f, held))
             if len(held_sets) == 1:
                 holdout_start = (coef_f, b_f)  # it has seen 80% of the labels: start there
 
     # -- the new model, then the labels it still gets wrong, weighted up
     first = holdout_start or (start_coef, start_intercept)
     coef, intercept, info = fit(w, first[0], first[1], RETRAIN_MAX_ITER, hooks.scaled(0.7, 0.85))
-    margins = _margins(user_scores(coef, intercept), u_y)
+    margins = _margins(user_scores(info), u_y)
     conflict = (
         _conflicts(take_rows(features.counts, text_of_pair), u_y)
         if (margins < MARGIN).any()
@@ -1124,7 +1121,7 @@ def retrain(
         sub = hooks.scaled(0.85 + 0.03 * rounds, 0.88 + 0.03 * rounds)
         coef, intercept, info = fit(w, coef, intercept, CORRECTION_MAX_ITER, sub)
         rounds += 1
-        margins = _margins(user_scores(coef, intercept), u_y)
+        margins = _margins(user_scores(info), u_y)
     wrong_pairs = margins <= 0
     reasons = np.where(
         conflict, UNFITTED_CONFLICT, UNFITTED_TIME if info.stop == "time" else UNFITTED_WEIGHT
@@ -1138,13 +1135,13 @@ def retrain(
     clf.coef_ = coef.astype(np.float32)  # float32 halves the file; scores move by ~1e-7
     clf.intercept_ = intercept + offsets
     clf.classes_ = classes
-    clf.n_features_in_ = weighted.shape[1]
+    clf.n_features_in_ = n_features
     clf.n_iter_ = np.array([totals["iterations"]])
     pipeline = Pipeline([("hash", hasher), ("tfidf", tfidf), ("clf", clf)])
     model = TrainedModel(task, pipeline)
 
     if cv_pred is None and len(u_y):
-        cv_pred = _codes_from_scores(user_scores(coef, intercept))
+        cv_pred = _codes_from_scores(user_scores(info))
     measured = assessed[pair_of_row]
     after_metrics = (
         classification_metrics(task, row_y[measured], cv_pred[pair_of_row][measured])
@@ -1248,6 +1245,13 @@ def retrain(
     return RetrainResult(model, report)
 
 
+#: Threads that hash the collection's texts in a retrain (see :func:`.hashed.hash_counts`).
+HASH_JOBS = 2
+#: How often (seconds) the thread that called :func:`retrain_many` relays the tasks'
+#: progress and polls ``stop_requested`` while the tasks run side by side.
+POLL_SECONDS = 0.05
+
+
 def retrain_many(
     messages: pd.DataFrame,
     labels: dict[str, np.ndarray],
@@ -1267,8 +1271,17 @@ def retrain_many(
     labelled rows of that task). Returns ``(results, probabilities)``: per task, the
     :class:`RetrainResult` and the new model's class probabilities ``(n_rows, n_classes)``
     for every row.
+
+    The texts are hashed over two threads, then the tasks are retrained side by side, each
+    in its own thread, sharing the two threads of the sparse products (a fit is mostly
+    SciPy and numpy work, which runs outside the GIL): while one task is between products
+    -- line search, scores, weighting -- the other multiplies. Only the calling thread
+    reports progress and polls ``stop_requested``; Cancel stops every task within one
+    product. The new models are saved (``save``, default True) only once every task is
+    done, so a cancelled or failed retrain leaves no version behind.
     """
     hooks = hooks or Hooks(on_progress, stop_requested)
+    save = bool(options.pop("save", True))
     tasks = [t for t in TASKS if t in labels]
     current: dict[str, TrainedModel | None] = {}
     for task in tasks:
@@ -1286,36 +1299,100 @@ def retrain_many(
         found = next((h for h in hashed_by_key if h.matches(hashers[task])), None)
         if found is None:
             found = hash_texts(
-                hashers[task], messages, hooks.scaled(0.0, 0.25 / len(tasks) * (i + 1))
+                hashers[task],
+                messages,
+                hooks.scaled(0.0, 0.3 / len(tasks) * (i + 1)),
+                n_jobs=HASH_JOBS,
             )
             hashed_by_key.append(found)
         hashed[task] = found
-    results: dict[str, RetrainResult] = {}
-    for i, task in enumerate(tasks):
+
+    def job(task: str) -> Any:
         task_labels = np.asarray(labels[task])
         labelled = task_labels >= 0
-        sub = hooks.scaled(0.25 + 0.65 * i / len(tasks), 0.25 + 0.65 * (i + 1) / len(tasks))
-        results[task] = retrain(
-            task,
-            messages[labelled].reset_index(drop=True),
-            task_labels[labelled],
-            corrected=None if corrected is None else np.asarray(corrected[task])[labelled],
-            current=current[task],
-            hashed=hashed[task].subset(labelled),
-            hooks=sub,
-            **options,
-        )
-    hooks.step(900, 1000, "predicting")
-    probabilities: dict[str, np.ndarray] = {}
-    for task in tasks:
-        model = results[task].model
-        rows = hashed[task] if hashed[task].matches(model.pipeline["hash"]) else None
-        if rows is None:
-            (probabilities[task],) = predict_many(messages, [model], hooks=hooks.scaled(0.9, 1.0))
-        else:
-            (probabilities[task],) = predict_hashed(rows, [model], hooks=hooks)
-        hooks.check()
+
+        def run(sub: Hooks) -> tuple[RetrainResult, np.ndarray]:
+            result = retrain(
+                task,
+                messages[labelled].reset_index(drop=True),
+                task_labels[labelled],
+                corrected=None if corrected is None else np.asarray(corrected[task])[labelled],
+                current=current[task],
+                hashed=hashed[task].subset(labelled),
+                hooks=sub.scaled(0.0, 0.9),
+                save=False,
+                **options,
+            )
+            model = result.model
+            sub.progress(900, 1000, "predicting")
+            if hashed[task].matches(model.pipeline["hash"]):
+                (prob,) = predict_hashed(hashed[task], [model], hooks=sub)
+            else:
+                (prob,) = predict_many(messages, [model], hooks=sub.scaled(0.9, 1.0))
+            sub.progress(1000, 1000, "retrained")
+            return result, prob
+
+        return run
+
+    # One BLAS thread throughout: the vector work of each task is small, and BLAS threads
+    # would compete with the sparse products for the two cores.
+    with one_blas_thread():
+        outcomes = side_by_side([job(t) for t in tasks], hooks.scaled(0.3, 0.97))
+    hooks.check()
+    results = {t: r for t, (r, _) in zip(tasks, outcomes, strict=True)}
+    probabilities = {t: p for t, (_, p) in zip(tasks, outcomes, strict=True)}
+    if save:
+        for task in tasks:
+            add_version(results[task].model)
+    hooks.progress(1000, 1000, "retrained")
     return results, probabilities
+
+
+def side_by_side(jobs: Sequence[Any], hooks: Hooks) -> list[Any]:
+    """Run ``job(hooks)`` for every job, each in its own thread; their results in order.
+
+    Only the calling thread touches ``hooks`` (a progress callback need not be
+    thread-safe): it relays the jobs' mean progress and polls ``stop_requested`` every
+    ``POLL_SECONDS``; on a stop request, or when a job fails, the others are asked to stop
+    (they raise :class:`Cancelled` at their next check) and all are waited for before
+    :class:`Cancelled` or the job's error is raised.
+    """
+    if len(jobs) <= 1:
+        return [job(hooks) for job in jobs]
+    stop = threading.Event()
+    fractions = [0.0] * len(jobs)
+    texts = [""] * len(jobs)
+
+    def relay(i: int) -> Hooks:
+        def on_progress(done: int, total: int, text: str = "") -> None:
+            fractions[i] = done / total if total else 0.0
+            texts[i] = text
+
+        return Hooks(on_progress, stop.is_set)
+
+    pool = ThreadPoolExecutor(len(jobs), thread_name_prefix="triage-retrain")
+    try:
+        futures = [pool.submit(job, relay(i)) for i, job in enumerate(jobs)]
+        while True:
+            finished, running = wait(futures, timeout=POLL_SECONDS)
+            text = next((t for t, f in zip(texts, futures, strict=True) if not f.done()), "")
+            hooks.progress(int(1000 * sum(fractions) / len(jobs)), 1000, text)
+            if not running:
+                break
+            if any(f.exception() is not None for f in finished):
+                stop.set()  # one failed: the others need not finish
+            elif hooks.stop_requested is not None and hooks.stop_requested():
+                stop.set()
+                wait(futures)
+                raise Cancelled()
+    finally:
+        stop.set()
+        pool.shutdown(wait=True)
+    errors = [f.exception() for f in futures if f.exception() is not None]
+    real = [e for e in errors if not isinstance(e, Cancelled)]
+    if real or errors:
+        raise (real or errors)[0]
+    return [f.result() for f in futures]
 
 
 __all__ = [
@@ -1325,6 +1402,7 @@ __all__ = [
     "load_training_data",
     "retrain",
     "retrain_many",
+    "side_by_side",
     "train_from_files",
     "train_task",
     "tune_offsets",
