@@ -407,11 +407,13 @@ def window_rows(results: dict) -> list[list[str]]:
         parts = ", ".join(
             f"{task} {stall[task]['worst_stall_during_ms']:.0f} ms running / "
             f"{stall[task]['worst_stall_applying_result_ms']:.0f} ms applying"
-            for task in ("import", "retrain", "recluster")
+            for task in ("startup", "import", "retrain", "recluster")
+            if task in stall
         )
         rows.append(
             [
-                "longest GUI-thread stall (background import, retrain, re-cluster)",
+                "longest GUI-thread stall (start-up warm-up, background import, retrain, "
+                "re-cluster)",
                 f"{stall['rows']:,}",
                 "≤ 50 ms",
                 f"{worst:.0f} ms ({parts})",

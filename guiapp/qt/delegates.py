@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QComboBox, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from guiapp.core.messages import CLASSES, NO_LABEL
@@ -20,9 +20,9 @@ NO_LABEL_TEXT = "(no label)"
 
 
 class LabelDelegate(QStyledItemDelegate):
-    """Paints a label pill. The colours, fonts and text widths are kept between paints: a
-    repaint of the table paints some 60 pills, and every object made per pill showed up in
-    the GUI thread's time (benchmarks/bench_stall.py)."""
+    """Paints a label pill. A repaint of the table paints some 60 pills, and everything made
+    per pill showed in the GUI thread's time (benchmarks/bench_stall.py): each distinct pill
+    (label, by user or model, size, font) is drawn once into a pixmap, then copied."""
 
     def __init__(self, task: str, parent=None):
         super().__init__(parent)
@@ -30,29 +30,15 @@ class LabelDelegate(QStyledItemDelegate):
         self._colours = {
             code: style.label_colour(task, code) for code in (NO_LABEL, *range(len(CLASSES[task])))
         }
-        self._pale = {}
-        for code, colour in self._colours.items():
-            pale = QColor(colour)
-            pale.setAlpha(28)
-            self._pale[code] = pale
-        self._pens = {code: QPen(colour, 1) for code, colour in self._colours.items()}
-        self._white = QColor("white")
-        self._fonts: dict[tuple[str, bool], tuple[QFont, QFontMetrics]] = {}
-        self._widths: dict[tuple[str, str, bool], int] = {}
-
-    def _font(self, base: QFont, bold: bool) -> tuple[QFont, QFontMetrics]:
-        key = (base.key(), bold)
-        found = self._fonts.get(key)
-        if found is None:
-            font = QFont(base)
-            font.setBold(bold)
-            found = (font, QFontMetrics(font))
-            self._fonts[key] = found
-        return found
+        self._pills: dict[tuple, QPixmap] = {}
+        self._font = QFont()
+        self._font_key = self._font.key()
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index) -> None:
+        # The cell's background and selection as the style draws them; the view already put
+        # the state and the alternate-row feature into ``option``: no need to ask the model
+        # for the roles a full initStyleOption reads.
         opt = QStyleOptionViewItem(option)
-        self.initStyleOption(opt, index)
         opt.text = ""
         widget = opt.widget
         style_ = widget.style() if widget is not None else None
@@ -62,31 +48,49 @@ class LabelDelegate(QStyledItemDelegate):
         if not pill_data:
             return
         text, code, by_user = pill_data
+        rect = opt.rect
+        ratio = painter.device().devicePixelRatioF() if painter.device() is not None else 1.0
+        if opt.font != self._font:
+            self._font, self._font_key = QFont(opt.font), opt.font.key()
+        key = (text, code, by_user, rect.width(), rect.height(), self._font_key, ratio)
+        pixmap = self._pills.get(key)
+        if pixmap is None:
+            if len(self._pills) > 512:  # column widths change: keep the cache small
+                self._pills.clear()
+            pixmap = self._pills[key] = self._pill(text, code, by_user, opt.font, rect, ratio)
+        painter.drawPixmap(rect.topLeft(), pixmap)
+
+    def _pill(self, text: str, code: int, by_user: bool, base: QFont, rect, ratio) -> QPixmap:
+        pixmap = QPixmap(int(rect.width() * ratio), int(rect.height() * ratio))
+        pixmap.setDevicePixelRatio(ratio)
+        pixmap.fill(Qt.GlobalColor.transparent)
         colour = self._colours.get(code, self._colours[NO_LABEL])
-        font, metrics = self._font(opt.font, by_user)
-        width_key = (font.key(), text, by_user)
-        advance = self._widths.get(width_key)
-        if advance is None:
-            advance = self._widths[width_key] = metrics.horizontalAdvance(text)
-        painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setFont(font)
-        rect = QRectF(opt.rect).adjusted(4, 3, -4, -3)
-        width = min(rect.width(), advance + 14)
-        pill = QRectF(rect.left(), rect.top(), width, rect.height())
-        radius = pill.height() / 2
-        if by_user:
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(colour)
-            painter.drawRoundedRect(pill, radius, radius)
-            painter.setPen(self._white)
-        else:
-            painter.setBrush(self._pale.get(code, self._pale[NO_LABEL]))
-            painter.setPen(self._pens.get(code, self._pens[NO_LABEL]))
-            painter.drawRoundedRect(pill.adjusted(0.5, 0.5, -0.5, -0.5), radius, radius)
-            painter.setPen(colour)
-        painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, text)
-        painter.restore()
+        font = QFont(base)
+        font.setBold(by_user)
+        painter = QPainter(pixmap)
+        try:
+            painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+            painter.setFont(font)
+            area = QRectF(0, 0, rect.width(), rect.height()).adjusted(4, 3, -4, -3)
+            width = min(area.width(), QFontMetrics(font).horizontalAdvance(text) + 14)
+            pill = QRectF(area.left(), area.top(), width, area.height())
+            radius = pill.height() / 2
+            if by_user:
+                painter.setPen(Qt.PenStyle.NoPen)
+                painter.setBrush(colour)
+                painter.drawRoundedRect(pill, radius, radius)
+                painter.setPen(QColor("white"))
+            else:
+                pale = QColor(colour)
+                pale.setAlpha(28)
+                painter.setBrush(pale)
+                painter.setPen(QPen(colour, 1))
+                painter.drawRoundedRect(pill.adjusted(0.5, 0.5, -0.5, -0.5), radius, radius)
+                painter.setPen(colour)
+            painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, text)
+        finally:
+            painter.end()
+        return pixmap
 
     def sizeHint(self, option, index) -> QSize:
         size = super().sizeHint(option, index)

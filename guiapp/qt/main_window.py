@@ -20,6 +20,7 @@ action). Errors from anywhere reach the user through the one :class:`Notifier`.
 
 from __future__ import annotations
 
+import gc
 import html
 from pathlib import Path
 
@@ -111,6 +112,38 @@ def _open_for_window(open_fn, path, rank_keys=(), *, on_progress=None, stop_requ
     return opened, view
 
 
+#: Imported by a quiet task once the window has painted: a first import on a worker thread
+#: (scikit-learn and SciPy, when a project with themes opens; the model code, when a
+#: retrain's result or a model version is recorded) stalled the window by up to 80 ms.
+#: Most of that was not the import but Python's cyclic garbage collector, which the
+#: import's allocations set off: a full collection over everything imported takes 60-75 ms
+#: on the thread that triggers it (GUI or worker), with the GIL held. So the warm-up runs
+#: with the collector paused, and everything imported by then is frozen out of its reach
+#: (``gc.freeze``, as long-running servers do): later full collections take a few ms.
+WARM_UP_MODULES = (
+    "guiapp.core.clustering",
+    "guiapp.core.models",
+    "guiapp.core.export",
+    "guiapp.qt.model_dialogs",
+)
+
+
+def _warm_up(modules, *, on_progress=None, stop_requested=None) -> None:
+    import importlib
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for module in modules:
+            if stop_requested is not None and stop_requested():
+                return
+            importlib.import_module(module)
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+
+
 def _close_project(project: Project, *, on_progress=None, stop_requested=None) -> None:
     """Close a project the window no longer shows (a worker thread: closing checkpoints its
     write-ahead log, and waits for a result still being saved to it)."""
@@ -173,6 +206,7 @@ class MainWindow(QMainWindow):
         self._search: tuple[str, np.ndarray | None] = ("", None)  # query -> mask
         self._search_pending = False
         self._closing = False
+        self._warmed_up = False
 
         self.setWindowTitle(APP_TITLE)
         self.setAcceptDrops(True)
@@ -521,6 +555,18 @@ class MainWindow(QMainWindow):
         self.act_toggle_detail.setChecked(self.detail.isVisible() or not self.isVisible())
         self.act_toggle_themes.setChecked(self.clusters.isVisible() or not self.isVisible())
 
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if not self._warmed_up:
+            self._warmed_up = True
+            # After the first paint, so it does not delay it.
+            QTimer.singleShot(0, self, self._start_warm_up)
+
+    def _start_warm_up(self) -> None:
+        if not self._closing and not self.runner.closed:
+            gc.freeze()  # what start-up imported and built: see WARM_UP_MODULES
+            self.runner.start("warm-up", _warm_up, WARM_UP_MODULES, quiet=True)
+
     # ================================================================== state
     def _restore_state(self) -> None:
         s = self.settings
@@ -760,7 +806,7 @@ class MainWindow(QMainWindow):
             self.runner.start(f"close {id(old)}", _close_project, old, quiet=True)
         self.settings.last_project = str(project.path)
         self.settings.add_recent(project.path)
-        self.settings.sync()
+        QTimer.singleShot(0, self, self.settings.sync)  # a file write: not in this turn
         name = project.load_json("name", project.path.stem)
         self.setWindowTitle(f"{name} — {APP_TITLE}")
         self.setWindowFilePath(str(project.path))
@@ -779,7 +825,8 @@ class MainWindow(QMainWindow):
                 ),
             )
         self._update_actions()
-        self._update_counts()
+        # Counting a million rows' labels takes ~10 ms: in the next turns of the event loop.
+        self._schedule_counts()
         self.project_opened.emit()
 
     def save_project_as(self) -> None:
@@ -1032,7 +1079,7 @@ class MainWindow(QMainWindow):
         self.runner.start(
             "predict",
             session.predict,
-            CollectionRef.of(project),
+            CollectionRef.of(project, needs=()),  # the texts only
             in_process=True,
             title="Predicting…",
             commit=lambda predictions: _commit_predictions(project, predictions),
@@ -1066,7 +1113,7 @@ class MainWindow(QMainWindow):
         self.runner.start(
             "cluster",
             session.cluster,
-            CollectionRef.of(project),
+            CollectionRef.of(project, needs=("labels",)),  # themes of the unlabelled
             k=k,
             in_process=True,
             title="Grouping themes…",
@@ -1115,7 +1162,7 @@ class MainWindow(QMainWindow):
         if self.project is None:
             return
         project = self.project
-        ref = CollectionRef.of(project)
+        ref = CollectionRef.of(project, needs=("labels", "predictions"))
         edits = project.edit_count()  # the log's number for the labels it learns from
         self.runner.start(
             "retrain",
@@ -1150,9 +1197,16 @@ class MainWindow(QMainWindow):
         if later:
             text += " (Labels you set during the run will count in the next retrain.)"
         self.notifier.status(text, 15000)
-        self.retrain_finished.emit(outcome)
+        # The report (a dialog of tables) is built in the next turn of the event loop, so
+        # that applying the result and building it do not add up in one stall.
+        QTimer.singleShot(0, self, lambda: self._after_retrain_applied(outcome))
+
+    def _after_retrain_applied(self, outcome) -> None:
+        if outcome is not self.last_retrain:
+            return
         if not self._closing:
             self.show_retrain_report()
+        self.retrain_finished.emit(outcome)
 
     def show_retrain_report(self) -> None:
         if self.last_retrain is None:
@@ -1189,7 +1243,7 @@ class MainWindow(QMainWindow):
         self.runner.start(
             "predict",
             session.use_version,
-            CollectionRef.of(project),
+            CollectionRef.of(project, needs=()),
             task,
             version,
             in_process=True,

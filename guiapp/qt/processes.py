@@ -22,8 +22,11 @@ collection's own (immutable) texts.
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import pickle
+import shutil
+import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -42,40 +45,58 @@ POLL_SECONDS = 0.05
 STOP_GRACE_SECONDS = 5.0
 
 
+#: What a :class:`CollectionRef` can carry (``needs``): arrays of a collection by name.
+REF_ARRAYS = {
+    "labels": ("user", "corrected"),  # the user's labels, and which of them are corrections
+    "predictions": ("spam_prob", "sentiment_prob"),
+    "themes": ("cluster",),
+}
+
+
 @dataclass
 class CollectionRef:
-    """A snapshot of an open project's collection for a background task, cheap to send to
-    a child process: the arrays are copied (later label edits cannot reach them), the texts
-    are not -- a child reads the first ``n_rows`` messages from ``path``.
+    """A snapshot of an open project's collection for a background task, cheap to make on
+    the GUI thread and to send to a child process.
 
-    Make one with :meth:`of` on the GUI thread; a worker gets the collection back with
-    :meth:`resolve` (which :class:`~guiapp.qt.workers.TaskWorker` and the child process do
-    for every ``CollectionRef`` argument before calling the task's function).
+    Only the arrays the task reads (``needs``, keys of :data:`REF_ARRAYS`) are copied --
+    later label edits cannot reach the copies; the others come back as "nothing yet" (no
+    labels, no predictions, no themes). The texts are never copied: a worker thread uses the
+    collection's own (immutable) frame, a child process reads the first ``n_rows`` messages
+    from the project file at ``path``. On the way to a child the arrays go through files
+    (:meth:`staged`): pickling 26 MB of arrays held the interpreter lock for 20-100 ms,
+    writing them releases it.
+
+    Make one with :meth:`of` on the GUI thread; :class:`~guiapp.qt.workers.TaskWorker` and
+    the child process call the task's function with :meth:`resolve`'s collection instead.
     """
 
     path: Path
     n_rows: int
-    user: dict[str, np.ndarray]
-    corrected: dict[str, np.ndarray]
-    spam_prob: np.ndarray
-    sentiment_prob: np.ndarray
-    cluster: np.ndarray
+    arrays: dict[str, np.ndarray]
+    """``"user/<task>"``, ``"corrected/<task>"``, ``"spam_prob"``, ``"sentiment_prob"``,
+    ``"cluster"`` -- those the task needs."""
     model_versions: dict[str, str]
     revision: int
     messages: Any = field(default=None, repr=False)
     """The collection's texts, for a worker thread; never pickled."""
+    files: dict[str, str] = field(default_factory=dict)
+    """Arrays written by :meth:`staged` (name -> .npy path), read back by :meth:`resolve`."""
 
     @classmethod
-    def of(cls, project) -> CollectionRef:
+    def of(cls, project, needs: tuple[str, ...] = ("labels", "predictions", "themes")):
         c = project.collection
+        arrays: dict[str, np.ndarray] = {}
+        for need in needs:
+            for name in REF_ARRAYS[need]:
+                value = getattr(c, name)
+                if isinstance(value, dict):
+                    arrays.update({f"{name}/{t}": a.copy() for t, a in value.items()})
+                else:
+                    arrays[name] = value.copy()
         return cls(
             path=Path(project.path),
             n_rows=len(c),
-            user={t: a.copy() for t, a in c.user.items()},
-            corrected={t: a.copy() for t, a in c.corrected.items()},
-            spam_prob=c.spam_prob.copy(),
-            sentiment_prob=c.sentiment_prob.copy(),
-            cluster=c.cluster.copy(),
+            arrays=arrays,
             model_versions=dict(c.model_versions),
             revision=c.revision,
             messages=c.messages,
@@ -86,8 +107,20 @@ class CollectionRef:
         state["messages"] = None  # the child reads them from the project file
         return state
 
+    def staged(self, folder: str | Path) -> CollectionRef:
+        """A copy whose arrays are in .npy files in ``folder`` (cheap to pickle)."""
+        files = {}
+        for i, (name, array) in enumerate(self.arrays.items()):
+            target = Path(folder) / f"{i}.npy"
+            # np.save writes a contiguous array's memory as it is, outside the GIL.
+            np.save(target, np.ascontiguousarray(array), allow_pickle=False)
+            files[name] = str(target)
+        return dataclasses.replace(self, arrays={}, files=files)
+
     def resolve(self, *, on_progress=None, stop_requested=None) -> Collection:
         """The collection this stands for (texts read from the project file if not here)."""
+        arrays = dict(self.arrays)
+        arrays.update({n: np.load(f, allow_pickle=False) for n, f in self.files.items()})
         messages = self.messages
         if messages is None:
             from guiapp.core.project import read_messages
@@ -95,14 +128,22 @@ class CollectionRef:
             messages = read_messages(
                 self.path, self.n_rows, on_progress=on_progress, stop_requested=stop_requested
             )
+        by_task: dict[str, dict[str, np.ndarray]] = {"user": {}, "corrected": {}}
+        plain = {}
+        for name, array in arrays.items():
+            kind, _, task = name.partition("/")
+            if task:
+                by_task[kind][task] = array
+            else:
+                plain[name] = array
         return Collection(
             messages,
-            user=self.user,
-            corrected=self.corrected,
-            spam_prob=self.spam_prob,
-            sentiment_prob=self.sentiment_prob,
-            cluster=self.cluster,
-            model_versions=self.model_versions,
+            user=by_task["user"],
+            corrected=by_task["corrected"],
+            spam_prob=plain.get("spam_prob"),
+            sentiment_prob=plain.get("sentiment_prob"),
+            cluster=plain.get("cluster"),
+            model_versions=dict(self.model_versions),
             revision=self.revision,
         )
 
@@ -175,6 +216,25 @@ def run_in_process(
     Blocks the calling (worker) thread until the child answers; raises what the child
     raised (:class:`Cancelled` when it stopped on request).
     """
+    folder: str | None = None
+
+    def stage(value):
+        nonlocal folder
+        if not isinstance(value, CollectionRef):
+            return value
+        folder = folder or tempfile.mkdtemp(prefix="triage-task-")
+        return value.staged(folder)
+
+    args = tuple(stage(a) for a in args)
+    kwargs = {k: stage(v) for k, v in kwargs.items()}
+    try:
+        return _run_child(fn, args, kwargs, on_progress, stop_requested)
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run_child(fn, args, kwargs, on_progress, stop_requested) -> Any:
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
     stop = context.Event()

@@ -477,6 +477,8 @@ class MessageTableModel(QAbstractTableModel):
         """Show only store rows where ``mask`` is True (None: all rows)."""
         if mask is not None and len(mask) != len(self._collection):
             raise ValueError("filter mask has the wrong length")
+        if mask is None and self._mask is None:
+            return  # nothing was filtered, nothing is: the order stands
         self._relayout(self._permutation, mask)
 
     @property

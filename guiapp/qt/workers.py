@@ -233,6 +233,11 @@ class TaskRunner(QObject):
         for kind in list(self._current):
             self.cancel(kind)
 
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`shutdown` was called (no task can start)."""
+        return self._closed
+
     def is_running(self, kind: str) -> bool:
         return kind in self._current
 

@@ -64,3 +64,41 @@ def test_cancel_stops_the_child_and_leaves_no_project(tmp_path):
             stop_requested=lambda: time.perf_counter() - started > 0.5,
         )
     assert not (tmp_path / "p.triage").exists()
+
+
+def summarise(collection, *, on_progress=None, stop_requested=None) -> dict:
+    """What a task in the child saw of the collection it was given."""
+    return {
+        "rows": len(collection),
+        "texts": collection.messages["text"].tolist(),
+        "spam": collection.user["spam"].tolist(),
+        "corrected": collection.corrected["spam"].tolist(),
+        "predicted": bool(collection.has_predictions("spam")),
+        "revision": collection.revision,
+    }
+
+
+@pytest.mark.parametrize("in_process", [True, False])
+def test_a_collection_ref_gives_the_task_the_snapshot_and_the_texts_from_the_file(
+    project, in_process
+):
+    from guiapp.core.commands import set_label
+    from guiapp.qt.processes import CollectionRef
+
+    c = project.collection
+    project.apply(set_label(c, "spam", [1, 4], "spam"))
+    ref = CollectionRef.of(project, needs=("labels",))
+    project.apply(set_label(c, "spam", [2], "spam"))  # after the snapshot: not in it
+    if in_process:
+        seen = run_in_process(
+            summarise, (ref,), {}, on_progress=lambda *a: None, stop_requested=lambda: False
+        )
+        assert ref.files == {}  # the files were a copy's, removed with their folder
+    else:
+        seen = summarise(ref.resolve())
+    assert seen["rows"] == len(c)
+    assert seen["texts"] == c.messages["text"].tolist()
+    assert [i for i, v in enumerate(seen["spam"]) if v == 1] == [1, 4]
+    assert [i for i, v in enumerate(seen["corrected"]) if v] == [1, 4]
+    assert not seen["predicted"]  # predictions were not asked for
+    assert seen["revision"] == 1
