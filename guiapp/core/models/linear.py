@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.linalg.blas import daxpy as _daxpy
+from scipy.linalg.blas import ddot as _ddot
 from scipy.optimize import minimize
 from scipy.special import expit, log_softmax
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -342,39 +344,22 @@ def split_products(X: sp.csr_matrix) -> _SplitProducts:
     return _SplitProducts(X)
 
 
-class TfidfProducts:
-    """The products of :func:`minimize_logistic` for ``X = tfidf.transform(counts rows)``,
-    computed from the counts without building ``X``.
+class CountRows:
+    """Rows of count matrices (float32 CSR pieces, stacked in order, never copied) with
+    their dense tail, cut into segments of similar numbers of stored entries that are
+    multiplied over two threads (SciPy's kernels release the GIL).
 
-    On the hashed columns ``X_ij = c_ij * idf_j / norm_i`` and on the dense tail
-    ``X_ij = c_ij * scale_j``, so with ``D`` the (scaled) dense tail of every row:
-
-    - ``X @ W = (C @ (idf * W)) / norm + D @ W_tail``,
-    - ``X.T @ G = idf * (C.T @ (G / norm))`` on the hashed rows, ``D.T @ G`` on the tail,
-    - ``(X * X).T @ H = idf**2 * ((C * C).T @ (H / norm**2))``, ``(D * D).T @ H``.
-
-    Weighting is then two scalings of small dense arrays per product instead of a
-    weighted copy of every stored count (seconds and hundreds of MB on 50,000 e-mails).
-    Build it with :func:`tfidf_products`. The rows are cut into segments of similar
-    numbers of stored entries, multiplied over two threads (SciPy's kernels release the
-    GIL); the counts are float32 (exact for counts) and so are the products.
+    :meth:`scores` applies any ``TfidfBlock`` + linear model to them by two sparse
+    products (see :class:`TfidfProducts`), several times faster than weighting the
+    counts block by block.
     """
 
-    def __init__(
-        self,
-        tfidf: TfidfBlock,
-        pieces: list[sp.csr_matrix],
-        dense: np.ndarray,
-        segments: int = 4,
-        hooks: Hooks | None = None,
-    ):
-        n_features = int(tfidf.n_features_in_)
-        self.n_hashed = n_features - int(tfidf.n_dense)
+    def __init__(self, pieces: list[sp.csr_matrix], dense: np.ndarray, segments: int = 4):
+        self.pieces = pieces
+        self.raw_dense = np.asarray(dense, dtype=np.float64)
+        self.piece_starts = np.cumsum([0] + [P.shape[0] for P in pieces])[:-1]
+        n_features = pieces[0].shape[1] if pieces else 0
         self.shape = (sum(P.shape[0] for P in pieces), n_features)
-        idf = np.zeros(n_features)
-        idf[: self.n_hashed] = np.asarray(tfidf.idf_, dtype=np.float64)
-        self.idf = idf
-        self.dense = np.asarray(dense, dtype=np.float64) * np.asarray(tfidf.dense_scale_)
         total = max(sum(P.nnz for P in pieces), 1)
         target = max(total // max(segments, 1), 1)
         self.segments: list[tuple[int, int, sp.csr_matrix, sp.csc_matrix]] = []
@@ -390,22 +375,18 @@ class TfidfProducts:
                     view = rows_view(P, a, b)
                     self.segments.append((start + a, start + b, view, transposed_view(view)))
             start += P.shape[0]
-        squares = (idf * idf).astype(np.float32)
-        if hooks is not None:
-            hooks.check()
-        norms = np.sqrt(np.maximum(self._rows(lambda V, a, b: V @ squares), 0.0))
-        norms[norms == 0] = 1.0
-        self.norms = norms
 
-    def _map(self, fn: Any) -> list[Any]:
+    def _map(self, fn: Any, rows: tuple[int, int] | None = None) -> list[Any]:
         items = self.segments
+        if rows is not None:
+            items = [seg for seg in items if rows[0] <= seg[0] and seg[1] <= rows[1]]
         if len(items) <= 1 or self.shape[0] < 2048:
             return [fn(V, T, a, b) for a, b, V, T in items]
         return list(_pool().map(lambda item: fn(item[2], item[3], item[0], item[1]), items))
 
-    def _rows(self, fn: Any) -> np.ndarray:
+    def _rows(self, fn: Any, rows: tuple[int, int] | None = None) -> np.ndarray:
         """Row-wise results of ``fn(segment, start, stop)``, stacked, as float64."""
-        parts = self._map(lambda V, T, a, b: np.asarray(fn(V, a, b)))
+        parts = self._map(lambda V, T, a, b: np.asarray(fn(V, a, b)), rows)
         if not parts:
             return np.zeros(0)
         return np.concatenate(parts).astype(np.float64, copy=False)
@@ -415,20 +396,146 @@ class TfidfProducts:
         parts = self._map(lambda V, T, a, b: np.asarray(fn(T, a, b), dtype=np.float64))
         return np.asarray(sum(parts))
 
+    def scores(
+        self,
+        tfidf: TfidfBlock,
+        clf: Any,
+        piece: int | None = None,
+        hooks: Hooks | None = None,
+    ) -> np.ndarray:
+        """``clf.decision_function(tfidf.transform(rows))`` ``(n, n_outputs)`` of every row,
+        or of the rows of one piece."""
+        n_features = self.shape[1]
+        coef = np.asarray(clf.coef_, dtype=np.float64)
+        if coef.shape[1] != n_features:
+            raise ValueError(
+                f"model expects {coef.shape[1]} features, the counts have {n_features}"
+            )
+        n_hashed = n_features - int(tfidf.n_dense)
+        rows = None
+        if piece is not None:
+            a = int(self.piece_starts[piece])
+            rows = (a, a + self.pieces[piece].shape[0])
+        idf = np.zeros(n_features)
+        idf[:n_hashed] = np.asarray(tfidf.idf_, dtype=np.float64)
+        squares = (idf * idf).astype(np.float32)
+        weights = [np.ascontiguousarray(idf * c, dtype=np.float32) for c in coef]
+        if hooks is not None:
+            hooks.check()
+
+        def part(V: sp.csr_matrix, a: int, b: int) -> np.ndarray:
+            norms = np.sqrt(np.maximum(np.asarray(V @ squares, dtype=np.float64), 0.0))
+            norms[norms == 0] = 1.0
+            return np.column_stack([V @ w for w in weights]) / norms[:, None]
+
+        out = self._rows(part, rows).reshape(-1, len(coef))
+        dense = self.raw_dense if rows is None else self.raw_dense[rows[0] : rows[1]]
+        out += (dense * np.asarray(tfidf.dense_scale_)) @ coef[:, n_hashed:].T
+        return out + np.asarray(clf.intercept_, dtype=np.float64)
+
+
+def count_rows(
+    sources: list[RowSource], n_features: int, n_dense: int, hooks: Hooks | None = None
+) -> tuple[list[sp.csr_matrix], np.ndarray]:
+    """The selected rows of each source as float32 pieces, and their dense tail."""
+    n_hashed = n_features - n_dense
+    pieces, dense_parts = [], []
+    for X, rows in sources:
+        piece, dense = _gather_rows(X, rows, n_hashed, n_dense, hooks)
+        pieces.append(piece)
+        dense_parts.append(dense)
+    dense = np.concatenate(dense_parts) if dense_parts else np.zeros((0, n_dense))
+    return pieces, dense
+
+
+def count_scores(
+    counts: sp.csr_matrix, tfidf: TfidfBlock, clf: Any, hooks: Hooks | None = None
+) -> np.ndarray:
+    """``clf.decision_function(tfidf.transform(counts))`` ``(n, n_outputs)`` by two sparse
+    products over the counts (the same numbers as :func:`decision_scores`, to float32
+    rounding of the products)."""
+    n_dense = int(tfidf.n_dense)
+    pieces, dense = count_rows([(counts, None)], counts.shape[1], n_dense, hooks)
+    return CountRows(pieces, dense).scores(tfidf, clf, hooks=hooks)
+
+
+class TfidfProducts(CountRows):
+    """The products of :func:`minimize_logistic` for ``X = tfidf.transform(counts rows)``,
+    computed from the counts without building ``X``.
+
+    On the hashed columns ``X_ij = c_ij * idf_j / norm_i`` and on the dense tail
+    ``X_ij = c_ij * scale_j``, so with ``D`` the (scaled) dense tail of every row:
+
+    - ``X @ W = (C @ (idf * W)) / norm + D @ W_tail``,
+    - ``X.T @ G = idf * (C.T @ (G / norm))`` on the hashed rows, ``D.T @ G`` on the tail,
+    - ``(X * X).T @ H = idf**2 * ((C * C).T @ (H / norm**2))``, ``(D * D).T @ H``.
+
+    Weighting is then two scalings of small dense arrays per product instead of a
+    weighted copy of every stored count (seconds and hundreds of MB on 50,000 e-mails).
+    Build it with :func:`tfidf_products`. The counts are float32 (exact for counts) and so
+    are the products.
+    """
+
+    def __init__(
+        self,
+        tfidf: TfidfBlock,
+        pieces: list[sp.csr_matrix],
+        dense: np.ndarray,
+        segments: int = 4,
+        hooks: Hooks | None = None,
+    ):
+        super().__init__(pieces, dense, segments)
+        n_features = int(tfidf.n_features_in_)
+        self.n_hashed = n_features - int(tfidf.n_dense)
+        idf = np.zeros(n_features)
+        idf[: self.n_hashed] = np.asarray(tfidf.idf_, dtype=np.float64)
+        self.idf = idf
+        self.dense = self.raw_dense * np.asarray(tfidf.dense_scale_)
+        squares = (idf * idf).astype(np.float32)
+        if hooks is not None:
+            hooks.check()
+        norms = np.sqrt(np.maximum(self._rows(lambda V, a, b: V @ squares), 0.0))
+        norms[norms == 0] = 1.0
+        self.norms = norms
+
     def dot(self, W: np.ndarray) -> np.ndarray:
         W = np.asarray(W, dtype=np.float64)
-        M = (self.idf[:, None] * W).astype(np.float32)
-        out = self._rows(lambda V, a, b: V @ M).reshape(self.shape[0], -1)
+        # One vector at a time: SciPy's kernel for several vectors handles each stored
+        # entry in a generic loop, 1.4x slower for three vectors than three passes.
+        M = [np.ascontiguousarray(self.idf * W[:, j], dtype=np.float32) for j in range(W.shape[1])]
+        out = self._rows(lambda V, a, b: np.column_stack([V @ m for m in M]))
+        out = out.reshape(self.shape[0], -1)
         out /= self.norms[:, None]
         out += self.dense @ W[self.n_hashed :]
         return out
 
     def tdot(self, G: np.ndarray) -> np.ndarray:
         G = np.asarray(G, dtype=np.float64)
-        Gs = (G / self.norms[:, None]).astype(np.float32)
-        out = self._columns(lambda T, a, b: T @ Gs[a:b]).reshape(self.shape[1], -1)
+        Gs = [
+            np.ascontiguousarray(G[:, j] / self.norms, dtype=np.float32) for j in range(G.shape[1])
+        ]
+        out = self._columns(lambda T, a, b: np.column_stack([T @ g[a:b] for g in Gs]))
+        out = out.reshape(self.shape[1], -1)
         out *= self.idf[:, None]
         out[self.n_hashed :] = self.dense.T @ G
+        return out
+
+    def tdot_rows(self, rows: np.ndarray, G: np.ndarray) -> np.ndarray:
+        """``X[rows].T @ G`` for a few rows (ascending): what changes in the gradient when
+        the weights of those rows change."""
+        rows = np.asarray(rows, dtype=np.int64)
+        G = np.asarray(G, dtype=np.float64).reshape(len(rows), -1)
+        out = np.zeros((self.shape[1], G.shape[1]))
+        Gs = G / self.norms[rows, None]
+        for piece, start in zip(self.pieces, self.piece_starts, strict=True):
+            inside = (rows >= start) & (rows < start + piece.shape[0])
+            if not inside.any():
+                continue
+            sub = transposed_view(same_index_dtype(piece[rows[inside] - start]))
+            for j in range(G.shape[1]):
+                out[:, j] += sub @ np.ascontiguousarray(Gs[inside, j], dtype=np.float32)
+        out *= self.idf[:, None]
+        out[self.n_hashed :] = self.dense[rows].T @ G
         return out
 
     def tdot_squared(self, H: np.ndarray, chunk: int = 4096) -> np.ndarray:
@@ -470,16 +577,13 @@ def tfidf_products(
     :func:`fit_tfidf_rows` gives.
     """
     n_hashed = n_features - n_dense
+    pieces, dense = count_rows(sources, n_features, n_dense, hooks)
     df = np.zeros(n_features, dtype=np.int64)
-    pieces: list[sp.csr_matrix] = []
-    dense_parts: list[np.ndarray] = []
-    for X, rows in sources:
-        piece, dense = _gather_rows(X, rows, n_hashed, n_dense, hooks)
-        df += np.bincount(piece.indices, minlength=n_features)
-        pieces.append(piece)
-        dense_parts.append(dense)
+    for piece in pieces:
+        # In blocks: bincount widens int32 indices to int64 first (a copy of them all).
+        for a in range(0, piece.nnz, _BLOCK_ENTRIES):
+            df += np.bincount(piece.indices[a : a + _BLOCK_ENTRIES], minlength=n_features)
     n_docs = sum(P.shape[0] for P in pieces)
-    dense = np.concatenate(dense_parts) if dense_parts else np.zeros((0, n_dense))
     tfidf = TfidfBlock(n_dense=n_dense, min_df=min_df)
     dfh = df[:n_hashed].astype(np.float64)
     idf = np.log((1.0 + n_docs) / (1.0 + dfh)) + 1.0
@@ -664,7 +768,12 @@ class FitInfo:
     stop: str = ""
     seconds: float = 0.0
     preconditioner: np.ndarray | None = None  # the Hessian diagonal it used (reusable)
-    scores: np.ndarray | None = None  # X @ coef.T + intercept at the end, (n, n_out)
+    # Where the fit ended, for a fit that continues from there with other weights
+    # (``minimize_logistic(start=...)``): scores ``X @ coef.T + intercept`` (n, n_out), the
+    # residuals ``w * (p - y)`` (n, n_out) and ``X.T @ residuals`` (d, n_out).
+    scores: np.ndarray | None = None
+    residuals: np.ndarray | None = None
+    data_gradient: np.ndarray | None = None
 
     @property
     def converged(self) -> bool:
@@ -755,6 +864,7 @@ def minimize_logistic(
     memory: int = 10,
     hooks: Hooks | None = None,
     preconditioner: np.ndarray | None = None,
+    start: FitInfo | None = None,
 ) -> tuple[np.ndarray, np.ndarray, FitInfo]:
     """Minimise the objective of :func:`fit_logistic` from ``coef`` / ``intercept``.
 
@@ -765,7 +875,11 @@ def minimize_logistic(
     less than ``ftol`` of its value, after ``max_iter`` iterations or ``max_seconds``;
     polls ``hooks`` before every sparse product (Cancel raises :class:`Cancelled`).
     ``preconditioner``: the ``FitInfo.preconditioner`` of an earlier fit on the same
-    matrix, to save the pass that computes it (it need not be exact).
+    matrix, to save the pass that computes it (it need not be exact). ``start``: the
+    ``FitInfo`` of an earlier fit on the same products that ended at ``coef`` /
+    ``intercept`` (other sample weights allowed): its scores and gradient are reused, so
+    the fit starts without a pass over X, only a product over the rows whose weight
+    changed (``products.tdot_rows``). ``passes`` counts full passes only.
 
     Returns ``(coef (n_out, d), intercept (n_out,), FitInfo)``.
     """
@@ -787,6 +901,7 @@ def minimize_logistic(
             memory=memory,
             hooks=hooks,
             preconditioner=preconditioner,
+            start=start,
         )
 
 
@@ -805,6 +920,7 @@ def _minimize_logistic(
     memory: int,
     hooks: Hooks | None,
     preconditioner: np.ndarray | None,
+    start: FitInfo | None = None,
 ) -> tuple[np.ndarray, np.ndarray, FitInfo]:
     hooks = hooks or Hooks()
     started = time.monotonic()
@@ -828,10 +944,34 @@ def _minimize_logistic(
         info.passes += 1
         return np.asarray(fn(arg))
 
-    Z = product(products.dot, W) + b
-    loss, R, H = obj.data(Z)
+    n = len(y)
+    resumed = (
+        start is not None
+        and start.scores is not None
+        and start.residuals is not None
+        and start.data_gradient is not None
+        and start.scores.shape == (n, n_out)
+        and start.data_gradient.shape == W.shape
+        and hasattr(products, "tdot_rows")
+    )
+    if resumed:
+        assert start is not None and start.residuals is not None
+        assert start.scores is not None and start.data_gradient is not None
+        Z = start.scores.copy()
+        loss, R, H = obj.data(Z)
+        delta = R - start.residuals
+        changed = np.flatnonzero(np.any(delta != 0, axis=1))
+        hooks.check()
+        if len(changed) <= n // 2:
+            XtR = start.data_gradient + products.tdot_rows(changed, delta[changed])
+        else:
+            XtR = product(products.tdot, R)
+    else:
+        Z = product(products.dot, W) + b
+        loss, R, H = obj.data(Z)
+        XtR = product(products.tdot, R)
     f = loss + 0.5 * float(np.sum(W * W)) / C
-    g = np.concatenate((product(products.tdot, R) + W / C, R.sum(axis=0)[None, :]))
+    g = np.concatenate((XtR + W / C, R.sum(axis=0)[None, :]))
     # The preconditioner: the Hessian's diagonal at the start (one pass over X squared).
     if preconditioner is not None and preconditioner.shape == g.shape:
         diag = preconditioner
@@ -843,45 +983,57 @@ def _minimize_logistic(
         )
     info.preconditioner = diag
     inv_diag = 1.0 / diag
-    pairs: list[tuple[np.ndarray, np.ndarray, float]] = []
+    flat_inv = inv_diag.ravel()
+    # The vector work runs on flat views through BLAS in place (ddot, daxpy): on ~800k
+    # values a vector, numpy's temporaries cost as much as the arithmetic.
+    # pairs: (s, y, 1 / s.y, y.(y * inv_diag)), all flat.
+    pairs: list[tuple[np.ndarray, np.ndarray, float, float]] = []
     info.stop = "max_iter"
     for it in range(max_iter):
         # Two-loop recursion with H0 = gamma * diag**-1.
-        q = g.copy()
+        gf = g.ravel()
+        q = gf.copy()
         alphas = []
-        for s_, y_, rho in reversed(pairs):
-            a = rho * float(np.vdot(s_, q))
+        for s_, y_, rho, _ in reversed(pairs):
+            a = rho * _ddot(s_, q)
             alphas.append(a)
-            q -= a * y_
+            q = _daxpy(y_, q, a=-a)
         if pairs:
-            s_, y_, _ = pairs[-1]
-            q *= (float(np.vdot(s_, y_)) / float(np.vdot(y_, y_ * inv_diag))) * inv_diag
+            s_, y_, rho, ydy = pairs[-1]
+            np.multiply(q, flat_inv, out=q)
+            q *= (1.0 / rho) / ydy
         else:
-            q *= inv_diag
-        for (s_, y_, rho), a in zip(pairs, reversed(alphas), strict=True):
-            q += s_ * (a - rho * float(np.vdot(y_, q)))
-        p = -q
-        slope = float(np.vdot(g, p))
+            np.multiply(q, flat_inv, out=q)
+        for (s_, y_, rho, _), a in zip(pairs, reversed(alphas), strict=True):
+            q = _daxpy(s_, q, a=a - rho * _ddot(y_, q))
+        np.negative(q, out=q)
+        p = q.reshape(g.shape)
+        slope = _ddot(gf, q)
         if not slope < 0:  # lost descent (numerical): restart from the preconditioned gradient
             pairs.clear()
             p = -g * inv_diag
             slope = float(np.vdot(g, p))
         P, pb = p[:d], p[d]
         U = product(products.dot, P) + pb
-        t = _line_search(obj, Z, U, float(np.vdot(W, P)), float(np.vdot(P, P)), slope)
+        t = _line_search(obj, Z, U, _ddot(W.ravel(), P.ravel()), _ddot(P.ravel(), P.ravel()), slope)
         if t <= 0:
             info.stop = "no progress"
             break
-        W += t * P
+        W.ravel()[:] = _daxpy(P.ravel(), W.ravel(), a=t)
         b += t * pb
         Z += t * U
         loss, R, H = obj.data(Z)
-        f_new = loss + 0.5 * float(np.sum(W * W)) / C
-        g_new = np.concatenate((product(products.tdot, R) + W / C, R.sum(axis=0)[None, :]))
-        s_vec, y_vec = t * p, g_new - g
-        sy = float(np.vdot(s_vec, y_vec))
-        if sy > 1e-12 * float(np.vdot(y_vec, y_vec)):
-            pairs.append((s_vec, y_vec, 1.0 / sy))
+        f_new = loss + 0.5 * _ddot(W.ravel(), W.ravel()) / C
+        XtR = product(products.tdot, R)
+        g_new = np.empty_like(g)
+        np.multiply(W, 1.0 / C, out=g_new[:d])
+        g_new[:d] += XtR
+        g_new[d] = R.sum(axis=0)
+        s_vec = p.ravel() * t
+        y_vec = np.subtract(g_new.ravel(), gf)
+        sy = _ddot(s_vec, y_vec)
+        if sy > 1e-12 * _ddot(y_vec, y_vec):
+            pairs.append((s_vec, y_vec, 1.0 / sy, _ddot(y_vec, y_vec * flat_inv)))
             if len(pairs) > memory:
                 pairs.pop(0)
         decrease = (f - f_new) / max(abs(f_new), 1.0)
@@ -895,7 +1047,7 @@ def _minimize_logistic(
             info.stop = "time"
             break
     info.objective = f
-    info.scores = Z
+    info.scores, info.residuals, info.data_gradient = Z, R, XtR
     info.seconds = time.monotonic() - started
     return np.ascontiguousarray(W.T), b, info
 

@@ -52,18 +52,18 @@ from guiapp.core.models.hashed import (
 from guiapp.core.models.linear import (
     FitInfo,
     TfidfBlock,
+    count_scores,
     fit_logistic,
     minimize_logistic,
     one_blas_thread,
     split_products,
     tfidf_products,
 )
+from guiapp.core.models.linear import probabilities as class_probabilities
 from guiapp.core.models.predict import (
     classification_metrics,
     model_texts,
-    predict_hashed,
     predict_many,
-    scores_from_counts,
 )
 from guiapp.core.models.registry import TrainedModel, add_version, environment, load_current
 from guiapp.core.progress import Hooks
@@ -841,6 +841,11 @@ def _training_base(
     return counts, not loaded
 
 
+def _reads(model: TrainedModel, n_features: int) -> bool:
+    """Whether ``model`` reads ``n_features`` columns (an older hasher reads others)."""
+    return int(np.asarray(model.pipeline["clf"].coef_).shape[1]) == n_features
+
+
 def _row_signatures(X: sp.csr_matrix) -> np.ndarray:
     """A 64-bit digest of each row's columns and values: equal rows, equal digests."""
     out = np.empty(X.shape[0], dtype=np.uint64)
@@ -1040,8 +1045,11 @@ def retrain(
         intercept: np.ndarray | None,
         max_iter: int,
         sub: Hooks,
+        start: FitInfo | None = None,
     ) -> tuple[np.ndarray, np.ndarray, FitInfo]:
-        # The folds and the final fit differ in a few weights: one Hessian diagonal serves.
+        # The folds and the final fit differ in a few weights: one Hessian diagonal serves,
+        # and a fit that continues from the previous one's end (``start``) reuses its
+        # scores and gradient instead of two passes over the data.
         out = minimize_logistic(
             products,
             y,
@@ -1055,6 +1063,7 @@ def retrain(
             max_seconds=remaining(),
             hooks=sub,
             preconditioner=preconditioner[0],
+            start=start,
         )
         preconditioner[0] = out[2].preconditioner
         totals["iterations"] += out[2].iterations
@@ -1068,12 +1077,12 @@ def retrain(
 
     # -- before: the current model on the user's labels
     before: dict[str, Any] = {"accuracy": None, "macro_recall": None}
-    if current is not None and len(u_y):
-        scores = scores_from_counts(
-            features.counts,
+    if current is not None and len(u_y) and _reads(current, n_features):
+        # The user's rows are the last piece of the products.
+        scores = products.scores(
             current.pipeline["tfidf"],
             current.pipeline["clf"],
-            text_of_pair,
+            piece=len(products.pieces) - 1,
             hooks=hooks,
         )
         codes = _codes_from_scores(scores)
@@ -1087,7 +1096,7 @@ def retrain(
     if len(held_sets) == 1:
         assessed[:] = False
         assessed[held_sets[0]] = True
-    holdout_start: tuple[np.ndarray, np.ndarray] | None = None
+    holdout_start: tuple[np.ndarray, np.ndarray, FitInfo] | None = None
     if held_sets:
         cv_pred = np.zeros(len(u_y), dtype=np.int64)
         for i, held in enumerate(held_sets):
@@ -1099,11 +1108,13 @@ def retrain(
             coef_f, b_f, info_f = fit(fold_w, start_coef, start_intercept, FOLD_MAX_ITER, sub)
             cv_pred[held] = _codes_from_scores(user_scores(info_f, held))
             if len(held_sets) == 1:
-                holdout_start = (coef_f, b_f)  # it has seen 80% of the labels: start there
+                holdout_start = (coef_f, b_f, info_f)  # it has seen 80% of the labels
 
     # -- the new model, then the labels it still gets wrong, weighted up
-    first = holdout_start or (start_coef, start_intercept)
-    coef, intercept, info = fit(w, first[0], first[1], RETRAIN_MAX_ITER, hooks.scaled(0.7, 0.85))
+    first = holdout_start or (start_coef, start_intercept, None)
+    coef, intercept, info = fit(
+        w, first[0], first[1], RETRAIN_MAX_ITER, hooks.scaled(0.7, 0.85), start=first[2]
+    )
     margins = _margins(user_scores(info), u_y)
     conflict = (
         _conflicts(take_rows(features.counts, text_of_pair), u_y)
@@ -1119,7 +1130,7 @@ def retrain(
         factor[raise_] *= CORRECTION_FACTOR
         w[n_base:] = user_w * factor
         sub = hooks.scaled(0.85 + 0.03 * rounds, 0.88 + 0.03 * rounds)
-        coef, intercept, info = fit(w, coef, intercept, CORRECTION_MAX_ITER, sub)
+        coef, intercept, info = fit(w, coef, intercept, CORRECTION_MAX_ITER, sub, start=info)
         rounds += 1
         margins = _margins(user_scores(info), u_y)
     wrong_pairs = margins <= 0
@@ -1326,7 +1337,9 @@ def retrain_many(
             model = result.model
             sub.progress(900, 1000, "predicting")
             if hashed[task].matches(model.pipeline["hash"]):
-                (prob,) = predict_hashed(hashed[task], [model], hooks=sub)
+                pipe = model.pipeline
+                scores = count_scores(hashed[task].counts, pipe["tfidf"], pipe["clf"], hooks=sub)
+                prob = class_probabilities(scores).astype(np.float32)[hashed[task].index]
             else:
                 (prob,) = predict_many(messages, [model], hooks=sub.scaled(0.9, 1.0))
             sub.progress(1000, 1000, "retrained")
