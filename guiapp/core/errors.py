@@ -95,6 +95,15 @@ class ModelError(TriageError):
             text += f" {REMEDY_ADVICE.get(remedy, remedy)}"
         super().__init__(text)
 
+    def __reduce__(self):
+        # Rebuilt from its fields (``remedy`` is keyword-only), so that one can travel in a
+        # result from a child process.
+        return (_model_error, (self.path, self.reason, self.remedy))
+
+
+def _model_error(path: str, reason: str, remedy: str) -> ModelError:
+    return ModelError(path, reason, remedy=remedy)
+
 
 class ProjectError(TriageError):
     """The project file cannot be opened or saved (corrupt, read-only, disk full, ...)."""

@@ -76,6 +76,9 @@ class Predictions:
     versions: dict[str, str] = field(default_factory=dict)
     cards: dict[str, dict] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    errors: dict[str, ModelError] = field(default_factory=dict)
+    """Per task whose model could not be loaded, why (its ``remedy`` says what would help:
+    ``"retrain"`` for a model made by another scikit-learn, ...); also in ``notes``."""
 
 
 @dataclass
@@ -87,6 +90,8 @@ class Opened:
     files: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     created: bool = False
+    model_errors: dict[str, ModelError] = field(default_factory=dict)
+    """Models that could not be used while importing (see ``Predictions.errors``)."""
 
 
 def snapshot(collection: Collection) -> Collection:
@@ -130,6 +135,7 @@ def predict(
             loaded.append(models.load_current(task, version=(versions or {}).get(task)))
         except ModelError as exc:
             out.notes.append(f"No {task} predictions: {exc}")
+            out.errors[task] = exc
     if not loaded:
         return out
     probs = models.predict_many(frame, loaded, hooks=hooks)
@@ -277,11 +283,13 @@ def import_files(
     )
     collection = Collection.from_load(result)
     notes: list[str] = []
+    model_errors: dict[str, ModelError] = {}
     if len(collection):
         predictions = predict(collection, **_hooks(hooks.scaled(0.35, 0.7)))
         for task, prob in predictions.prob.items():
             collection.set_predictions(task, prob, predictions.versions[task])
         notes += predictions.notes
+        model_errors.update(predictions.errors)
         clustering = cluster(collection, k=k, **_hooks(hooks.scaled(0.7, 0.92)))
         collection.cluster[:] = clustering.labels
         collection.clustering = clustering
@@ -305,7 +313,14 @@ def import_files(
     except Exception:
         project.close()
         raise
-    return Opened(project, list(result.problems), list(result.files), notes, created=True)
+    return Opened(
+        project,
+        list(result.problems),
+        list(result.files),
+        notes,
+        created=True,
+        model_errors=model_errors,
+    )
 
 
 @dataclass
@@ -316,6 +331,7 @@ class Imported:
     problems: list[Problem] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    model_errors: dict[str, ModelError] = field(default_factory=dict)
 
 
 def import_to_file(
@@ -340,7 +356,9 @@ def import_to_file(
         stop_requested=stop_requested,
     )
     opened.project.close()
-    return Imported(opened.project.path, opened.problems, opened.files, opened.notes)
+    return Imported(
+        opened.project.path, opened.problems, opened.files, opened.notes, opened.model_errors
+    )
 
 
 def open_project(path: str | Path, *, on_progress=None, stop_requested=None) -> Opened:
@@ -420,6 +438,7 @@ def retrain(
     tasks: Sequence[str] = TASKS,
     *,
     revision: int | None = None,
+    before: dict[str, np.ndarray] | None = None,
     on_progress=None,
     stop_requested=None,
 ) -> RetrainOutcome:
@@ -429,6 +448,10 @@ def retrain(
     outcome says which ``revision`` of the labels it learnt from. Every new model is saved as
     a version in the user's data directory (never in the shipped ``models/``); predictions
     for every row come back in the outcome, nothing is applied here.
+
+    ``before``: per task, the predicted label codes the flipped rows are counted against
+    (``Collection.predicted``; the window passes the codes it keeps, so the snapshot it
+    sends need not carry the probabilities).
     """
     from guiapp.core import models
 
@@ -448,8 +471,10 @@ def retrain(
     for task, prob in zip(tasks, probs, strict=True):
         prob = np.asarray(prob, dtype=np.float32)
         prob = np.ascontiguousarray(prob[:, 1]) if task == "spam" else prob
-        before = collection.predicted(task)
-        changed = (before != _codes(task, prob)) & (before >= 0)
+        was = (before or {}).get(task)
+        if was is None or len(was) != len(collection):
+            was = collection.predicted(task)
+        changed = (was != _codes(task, prob)) & (was >= 0)
         flipped |= changed
         model = results[task].model
         predictions.prob[task] = prob

@@ -79,6 +79,7 @@ OPEN_FILTER = (
     "Email (*.mbox *.mbx *.eml);;Triage projects (*.triage);;All files (*)"
 )
 SHUTDOWN_WAIT_MS = 3000
+RANKS_DELAY_MS = 1000
 LABEL_KEYS: tuple[tuple[str, int, str, str], ...] = (
     ("spam", 1, "S", "Mark as &Spam"),
     ("spam", 0, "H", "Mark as &Ham"),
@@ -812,22 +813,30 @@ class MainWindow(QMainWindow):
         self.setWindowFilePath(str(project.path))
         if len(collection):
             self.table.go_to_view_row(0)
-            # Text sorts need one string sort per column: do it now, off the GUI thread.
-            model = self.model
-            columns = {k: a for k, a in model.text_columns().items() if not model.has_ranks(k)}
-            self.runner.start(
-                "ranks",
-                _text_ranks,
-                columns,
-                quiet=True,
-                on_result=lambda ranks, c=collection: (
-                    model.set_ranks(ranks) if model.collection is c else None
-                ),
-            )
+            # Text sorts need one string sort per column: off the GUI thread, once the new
+            # project is shown (it competes for the cores with the first paints).
+            QTimer.singleShot(RANKS_DELAY_MS, self, lambda c=collection: self._start_ranks(c))
         self._update_actions()
         # Counting a million rows' labels takes ~10 ms: in the next turns of the event loop.
         self._schedule_counts()
         self.project_opened.emit()
+
+    def _start_ranks(self, collection: Collection) -> None:
+        model = self.model
+        if model.collection is not collection or self.runner.closed:
+            return
+        columns = {k: a for k, a in model.text_columns().items() if not model.has_ranks(k)}
+        if not columns:
+            return
+        self.runner.start(
+            "ranks",
+            _text_ranks,
+            columns,
+            quiet=True,
+            on_result=lambda ranks: (
+                model.set_ranks(ranks) if model.collection is collection else None
+            ),
+        )
 
     def save_project_as(self) -> None:
         if self.project is None:
@@ -1162,7 +1171,10 @@ class MainWindow(QMainWindow):
         if self.project is None:
             return
         project = self.project
-        ref = CollectionRef.of(project, needs=("labels", "predictions"))
+        # The labels; what the models predicted before comes as the codes the table keeps
+        # (immutable: no copy), not as 16 MB of probabilities per million rows.
+        ref = CollectionRef.of(project, needs=("labels",))
+        before = {t: self.model.predicted_codes(t) for t in tasks}
         edits = project.edit_count()  # the log's number for the labels it learns from
         self.runner.start(
             "retrain",
@@ -1170,6 +1182,7 @@ class MainWindow(QMainWindow):
             ref,
             list(tasks),
             revision=ref.revision,
+            before=before,
             in_process=True,
             title="Retraining…",
             commit=lambda outcome: _commit_retrain(project, outcome),
