@@ -603,6 +603,10 @@ class _Space:
     terms: list[str]
     idf: np.ndarray
     components: np.ndarray
+    sample: np.ndarray | None = None
+    """Distinct-text ids the vocabulary was learnt from, sorted; with ``sample_counts``
+    (their counts over ``terms``) they need not be tokenised a second time."""
+    sample_counts: sp.csr_matrix | None = None
 
 
 def _learn_space(
@@ -653,7 +657,7 @@ def _learn_space(
             f"The vocabulary has only {n_terms} term(s), no more than the {n_components} "
             "LSA components asked for: clustering on TF-IDF directly."
         )
-        return _Space(terms_kept, idf, np.zeros((0, n_terms), dtype=np.float32))
+        return _Space(terms_kept, idf, np.zeros((0, n_terms), dtype=np.float32), sample, counts)
     if rank < n_components:
         notes.append(
             f"Only {len(sample)} distinct text(s): LSA reduced to {rank} components "
@@ -665,7 +669,7 @@ def _learn_space(
     _, _, vt = randomized_svd(
         tfidf, rank, n_iter=_SVD_ITERATIONS, random_state=seed, flip_sign=True
     )
-    return _Space(terms_kept, idf, np.ascontiguousarray(vt, dtype=np.float32))
+    return _Space(terms_kept, idf, np.ascontiguousarray(vt, dtype=np.float32), sample, counts)
 
 
 def _vectorise(space: _Space, distinct: pa.Array, hooks: Hooks) -> np.ndarray:
@@ -674,11 +678,20 @@ def _vectorise(space: _Space, distinct: pa.Array, hooks: Hooks) -> np.ndarray:
     )
     width = space.components.shape[0] if model.lsa else len(space.terms)
     out = np.empty((len(distinct), width), dtype=np.float32)
-    total = len(distinct)
+    # The texts the vocabulary was learnt from are counted already (the same tokens over
+    # the same terms): only the others are tokenised.
+    rest = np.ones(len(distinct), dtype=bool)
+    if space.sample is not None and space.sample_counts is not None:
+        for start in range(0, len(space.sample), _BATCH):
+            ids = space.sample[start : start + _BATCH]
+            out[ids] = model._from_counts(space.sample_counts[start : start + _BATCH])
+        rest[space.sample] = False
+    todo = np.flatnonzero(rest)
+    total = len(todo)
     for start in range(0, total, _BATCH):
         hooks.step(start, total, f"Vectorising messages {start:,}/{total:,}")
-        stop = min(start + _BATCH, total)
-        out[start:stop] = model.vectors(distinct.slice(start, stop - start).to_pylist())
+        ids = todo[start : start + _BATCH]
+        out[ids] = model.vectors(distinct.take(pa.array(ids)).to_pylist())
     hooks.step(total, total, "Vectorised")
     return out
 
