@@ -65,7 +65,15 @@ from guiapp.core.models.predict import (
     model_texts,
     predict_many,
 )
-from guiapp.core.models.registry import TrainedModel, add_version, environment, load_current
+from guiapp.core.models.registry import (
+    SHIPPED,
+    TrainedModel,
+    active_version,
+    add_version,
+    environment,
+    load_current,
+    read_card,
+)
 from guiapp.core.progress import Hooks
 
 SEED = 0
@@ -908,6 +916,46 @@ def _cv_plan(y: np.ndarray, k: int, folds: int) -> tuple[list[np.ndarray], str, 
     return [], "none", note
 
 
+def starting_model(task: str) -> tuple[TrainedModel | None, str]:
+    """The model a retrain of ``task`` continues from, and a note when it is not the
+    active one.
+
+    The active version if it loads; else (another scikit-learn, a damaged file, ...) the
+    shipped model; else ``None``: the fit starts from zero, with the shipped card's
+    hyper-parameters (:func:`shipped_hyperparameters`). A retrain is the remedy offered for
+    a model that cannot be loaded, so it must not need that model.
+    """
+    try:
+        return load_current(task), ""
+    except ModelError as exc:
+        first = exc
+    if active_version(task) != SHIPPED:
+        try:
+            model = load_current(task, SHIPPED)
+        except ModelError:
+            pass
+        else:
+            return model, (
+                f"The {task} model in use could not be loaded ({first.reason}); the fit "
+                f"started from the shipped model."
+            )
+    return None, (
+        f"The {task} model could not be loaded ({first.reason}); the model was fitted "
+        f"from scratch on the shipped training data and the user's labels."
+    )
+
+
+def shipped_hyperparameters(task: str) -> dict[str, Any]:
+    """The hyper-parameters in the shipped model's card (plain JSON, readable even when
+    the model file itself cannot be loaded); ``{}`` without a readable card."""
+    try:
+        card = read_card(paths.shipped_models_dir() / f"{task}.card.json")
+    except ModelError:
+        return {}
+    hyper = card.get("hyperparameters")
+    return dict(hyper) if isinstance(hyper, dict) else {}
+
+
 def retrain(
     task: str,
     corrections: pd.DataFrame,
@@ -966,11 +1014,9 @@ def retrain(
     n_corrected = (
         int(np.asarray(corrected)[keep].sum()) if corrected is not None else int(keep.sum())
     )
+    start_note = ""
     if current is None:
-        try:
-            current = load_current(task)
-        except ModelError:
-            current = None
+        current, start_note = starting_model(task)
     hasher = current.pipeline["hash"] if current is not None else make_hasher()
     if current is not None and hasher.get_params(deep=False).get("n_bits") != HASHER["n_bits"]:
         hasher = make_hasher()
@@ -1016,15 +1062,15 @@ def retrain(
     hooks.progress(450, 1000, "fitting")
 
     offsets = np.zeros(1 if k == 2 else k)
-    if current is not None and task == "sentiment":
-        hyper = current.card.get("hyperparameters", {})
-        if "intercept_offsets" in hyper:
-            offsets = np.asarray(hyper["intercept_offsets"], dtype=np.float64)
-    C = float(
-        (current.card.get("hyperparameters", {}) if current else {}).get(
-            "C", SPAM_C if task == "spam" else 1.0
-        )
+    # From scratch, the shipped card's regularisation and class offsets still apply.
+    hyper = (
+        current.card.get("hyperparameters", {})
+        if current is not None
+        else shipped_hyperparameters(task)
     )
+    if task == "sentiment" and "intercept_offsets" in hyper:
+        offsets = np.asarray(hyper["intercept_offsets"], dtype=np.float64)
+    C = float(hyper.get("C", SPAM_C if task == "spam" else 1.0))
     start_coef: np.ndarray | None = None
     start_intercept: np.ndarray | None = None
     if current is not None:
@@ -1183,7 +1229,7 @@ def retrain(
         "training_rows": int(n_base),
         "training_features_cached": bool(cached),
     }
-    notes = []
+    notes = [start_note] if start_note else []
     if unfitted_rows.size:
         detail = ", ".join(f"{n} {r}" for r, n in sorted(unfitted_reasons.items()))
         notes.append(
@@ -1226,7 +1272,7 @@ def retrain(
             "warm_start_from": base_card.get("version"),
         },
         hyper={
-            **base_card.get("hyperparameters", {}),
+            **(base_card.get("hyperparameters", {}) if current is not None else hyper),
             "C": C,
             "solver": "L-BFGS preconditioned by the Hessian diagonal, warm start",
             "max_iter": RETRAIN_MAX_ITER,
@@ -1295,12 +1341,10 @@ def retrain_many(
     save = bool(options.pop("save", True))
     tasks = [t for t in TASKS if t in labels]
     current: dict[str, TrainedModel | None] = {}
+    starts: dict[str, str] = {}  # why a task does not start from its active model
     for task in tasks:
         hooks.check()
-        try:
-            current[task] = load_current(task)
-        except ModelError:
-            current[task] = None
+        current[task], starts[task] = starting_model(task)
     hashers = {
         t: (m.pipeline["hash"] if m is not None else make_hasher()) for t, m in current.items()
     }
@@ -1334,6 +1378,8 @@ def retrain_many(
                 save=False,
                 **options,
             )
+            if starts[task] and current[task] is not None:  # (else retrain() says so)
+                result.report.notes.insert(0, starts[task])
             model = result.model
             sub.progress(900, 1000, "predicting")
             if hashed[task].matches(model.pipeline["hash"]):
