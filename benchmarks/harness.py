@@ -447,7 +447,7 @@ def render(results: dict) -> str:
         "ours (median)",
         "plain way (median)",
         "ours ÷ plain (time)",
-        "target",
+        "met?",
         "peak RSS ours / plain",
     ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -456,11 +456,25 @@ def render(results: dict) -> str:
     return "\n".join(lines)
 
 
-def write_markdown(results: dict, path: Path = RESULTS) -> str:
+README = Path(__file__).resolve().parents[1] / "README.md"
+README_START = "<!-- benchmark table: written by python -m benchmarks -->"
+README_END = "<!-- end of benchmark table -->"
+
+
+def write_markdown(results: dict, path: Path = RESULTS, readme: Path = README) -> str:
+    """RESULTS.md, and the same table in the README between its two markers."""
     from benchmarks import report
 
-    text = report.markdown(results, render(results))
+    table = render(results)
+    text = report.markdown(results, table)
     path.write_text(text, encoding="utf-8")
+    if readme.exists():
+        old = readme.read_text(encoding="utf-8")
+        start, end = old.find(README_START), old.find(README_END)
+        if 0 <= start < end:
+            new = old[: start + len(README_START)] + "\n" + table + "\n" + old[end:]
+            if new != old:
+                readme.write_text(new, encoding="utf-8")
     return text
 
 
