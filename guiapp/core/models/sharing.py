@@ -21,6 +21,7 @@ as a new (not active) user version. From then on it is an ordinary version of th
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -33,7 +34,7 @@ import sklearn
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from guiapp.core.errors import ModelError
+from guiapp.core.errors import ExportError, ModelError
 from guiapp.core.messages import CLASSES, TASKS
 from guiapp.core.models.features import TextHasher
 from guiapp.core.models.linear import TfidfBlock
@@ -46,6 +47,7 @@ from guiapp.core.models.registry import (
     file_sha256,
     load_current,
 )
+from guiapp.core.progress import Hooks
 
 EXPORT_MARK = "triage-model-export/1"
 #: The only types a shared model may hold beyond those skops trusts by default
@@ -109,28 +111,45 @@ def _check_pipeline(pipeline: Any, task: str, path: Path) -> None:
         raise ModelError(path, "the TF-IDF weights do not fit the feature hasher.")
 
 
-def export_model(version: str, path: str | Path, *, task: str | None = None) -> tuple[Path, Path]:
+def export_model(
+    version: str,
+    path: str | Path,
+    *,
+    task: str | None = None,
+    on_progress: Any = None,
+    stop_requested: Any = None,
+) -> tuple[Path, Path]:
     """Write the model ``version`` (a version id, or ``"shipped"`` with ``task``) as
     ``path`` (``.skops`` added if missing) and its card beside it (``<stem>.card.json``).
 
     The model is loaded the safe way first (its card and SHA-256 checked). Returns the two
-    paths. Raises :class:`ModelError` if there is no such version or it cannot be loaded.
+    paths. Raises :class:`ModelError` if there is no such version or it cannot be loaded,
+    :class:`ExportError` (naming the path and the reason: disk full, read-only folder, ...)
+    if the files cannot be written -- then nothing is left at ``path``; an earlier file
+    there is unchanged.
     """
+    hooks = Hooks(on_progress, stop_requested)
     sio = _skops()
     if task is None:
         task = next((t for t in TASKS if version.startswith(f"{t}-")), None)
         if task is None:
             raise ModelError(version, "say which task's model to export (task=...).")
+    hooks.progress(0, 3, "loading the model")
     model = load_current(task, version)
+    hooks.check()
     target = Path(path)
     if target.suffix != ".skops":
         target = target.with_name(target.name + ".skops")
     card_path = target.with_name(target.name.removesuffix(".skops") + ".card.json")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".tmp")
-    os.close(fd)
+    tmp_card = card_path.with_name(card_path.name + ".tmp")
+    tmp = ""
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".tmp")
+        os.close(fd)
+        hooks.progress(1, 3, "writing the model")
         sio.dump(model.pipeline, tmp)
+        hooks.check()
         sha = file_sha256(Path(tmp))
         card = {
             key: value
@@ -149,13 +168,22 @@ def export_model(version: str, path: str | Path, *, task: str | None = None) -> 
             "probe_texts": list(PROBE_TEXTS),
             "probe_probabilities": _probe(model.pipeline),
         }
-        tmp_card = card_path.with_name(card_path.name + ".tmp")
+        hooks.progress(2, 3, "writing the card")
         tmp_card.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+        hooks.check()
         os.replace(tmp, target)
         os.replace(tmp_card, card_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as exc:
+        for leftover in (Path(tmp) if tmp else None, tmp_card):
+            with contextlib.suppress(OSError):  # e.g. the "folder" is a file
+                if leftover is not None:
+                    leftover.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            from guiapp.core.export import _os_reason
+
+            raise ExportError(target, _os_reason(exc)) from None
         raise
+    hooks.progress(3, 3, "exported")
     return target, card_path
 
 
@@ -197,7 +225,13 @@ def read_export_card(path: str | Path) -> tuple[dict[str, Any], Path, Path]:
     return card, card_path, model_path
 
 
-def import_model(path: str | Path, *, activate: bool = False) -> ModelVersion:
+def import_model(
+    path: str | Path,
+    *,
+    activate: bool = False,
+    on_progress: Any = None,
+    stop_requested: Any = None,
+) -> ModelVersion:
     """Check and load an exported model (its ``.skops`` file or its card) and add it as a
     new version of its task in the user's data directory (made active if ``activate``).
 
@@ -206,7 +240,9 @@ def import_model(path: str | Path, *, activate: bool = False) -> ModelVersion:
     (``remedy="retrain"``), a type outside the allow-list (named), a pipeline that is not
     Triage's, or probabilities on the probe texts that differ from the exported ones.
     """
+    hooks = Hooks(on_progress, stop_requested)
     sio = _skops()
+    hooks.progress(0, 3, "checking the card")
     card, card_path, model_path = read_export_card(path)
     task = card.get("task")
     if task not in TASKS:
@@ -235,6 +271,8 @@ def import_model(path: str | Path, *, activate: bool = False) -> ModelVersion:
             + ", ".join(foreign)
             + "; it was not loaded.",
         )
+    hooks.check()
+    hooks.progress(1, 3, "loading the model")
     try:
         pipeline = sio.load(model_path, trusted=untrusted)
     except Exception as exc:  # noqa: BLE001 - reported with the file's name
@@ -242,6 +280,8 @@ def import_model(path: str | Path, *, activate: bool = False) -> ModelVersion:
             model_path, f"the file cannot be loaded ({type(exc).__name__}: {exc})."
         ) from None
     _check_pipeline(pipeline, str(task), model_path)
+    hooks.check()
+    hooks.progress(2, 3, "checking its predictions")
     expected = np.asarray(export.get("probe_probabilities", []), dtype=np.float64)
     got = np.asarray(_probe(pipeline))
     if expected.shape != got.shape or not np.allclose(got, expected, atol=PROBE_TOLERANCE):
@@ -266,7 +306,10 @@ def import_model(path: str | Path, *, activate: bool = False) -> ModelVersion:
     }
     new_card.pop("created", None)
     model = TrainedModel(str(task), pipeline, new_card)
-    return add_version(model, activate_it=activate)
+    hooks.check()
+    version = add_version(model, activate_it=activate)
+    hooks.progress(3, 3, "imported")
+    return version
 
 
 __all__ = [
