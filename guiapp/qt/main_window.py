@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 
 from guiapp.core import query, session
 from guiapp.core.collection import Collection
-from guiapp.core.errors import InputError
+from guiapp.core.errors import InputError, ModelError
 from guiapp.core.messages import CLASSES, KINDS, NO_LABEL, TASKS
 from guiapp.core.project import SUFFIX, DamagedProject, Project, backup_path
 from guiapp.qt import style
@@ -189,6 +189,9 @@ class MainWindow(QMainWindow):
     clustering_applied = Signal()
     retrain_finished = Signal(object)  # session.RetrainOutcome
     export_finished = Signal(str, int)  # path, rows written
+    model_exported = Signal(str, str)  # the .skops file, its card
+    model_imported = Signal(object)  # registry.ModelVersion
+    model_problems_shown = Signal(object)  # ModelProblemsDialog
 
     def __init__(self, settings: Settings, parent=None):
         super().__init__(parent)
@@ -202,6 +205,10 @@ class MainWindow(QMainWindow):
         self.editor.failed.connect(self.notifier.error)
         self.editor.labels_changed.connect(self._on_editor_labels_changed)
         self.last_retrain = None
+        #: Per task, why its model could not be used the last time it was asked to predict
+        #: (cleared when that task gets predictions); the status bar says so.
+        self.model_problems: dict[str, ModelError] = {}
+        self.model_problems_dialog = None
         self.last_retrain_basis: tuple[int | None, int] = (None, 0)  # edit #, later changes
         self._spec = query.FilterSpec()
         self._search: tuple[str, np.ndarray | None] = ("", None)  # query -> mask
@@ -258,6 +265,7 @@ class MainWindow(QMainWindow):
         # ---- status bar
         self.counts_label = QLabel(self)
         self.counts_label.setTextFormat(Qt.TextFormat.RichText)
+        self.counts_label.linkActivated.connect(lambda _link: self.show_model_problems())
         # Counts are a permanent widget: temporary messages would be drawn over a normal one.
         self.progress = TaskProgress(self.runner, self)
         self.statusBar().addPermanentWidget(self.progress)
@@ -388,6 +396,18 @@ class MainWindow(QMainWindow):
             "Ctrl+M",
             "Earlier retrained models; go back to one or to the shipped model",
         )
+        self.act_import_model = a(
+            "&Import Model…",
+            self.import_model_dialog,
+            "Ctrl+Shift+I",
+            "Add a model shared by another Triage user (a .skops file and its card)",
+        )
+        self.act_export_model = a(
+            "E&xport Model…",
+            self.export_model_dialog,
+            "Ctrl+Shift+E",
+            "Write a model to share: a .skops file, which runs no code when loaded, and its card",
+        )
         self.act_recluster = a(
             "Re-group &Themes",
             lambda: self.recluster(self.clusters.k()),
@@ -464,6 +484,9 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addAction(self.act_predict)
         m.addAction(self.act_versions)
+        m.addSeparator()
+        m.addAction(self.act_import_model)
+        m.addAction(self.act_export_model)
         m.addSeparator()
         m.addAction(self.act_recluster)
 
@@ -546,6 +569,8 @@ class MainWindow(QMainWindow):
             self.act_recluster,
             self.act_select_all,
             self.act_predict,
+            self.act_import_model,
+            self.act_export_model,
         ):
             action.setEnabled(has)
         self.act_retrain.setEnabled(has and not retraining)
@@ -682,6 +707,7 @@ class MainWindow(QMainWindow):
             opened, _view = result
             opened.problems, opened.files = imported.problems, imported.files
             opened.notes, opened.created = imported.notes, True
+            opened.model_errors = dict(imported.model_errors)
             self._on_opened(result)
 
         self.runner.start(
@@ -778,6 +804,8 @@ class MainWindow(QMainWindow):
             dialog = ProblemsDialog(opened.problems, n, self)
             self.last_dialog = dialog
             dialog.open()
+        if opened.model_errors:
+            self.show_model_problems(opened.model_errors)
 
     def set_project(self, project: Project, view=None) -> None:
         """Show ``project`` (closing the one that was open); ``view``: its
@@ -789,6 +817,7 @@ class MainWindow(QMainWindow):
         self.editor.set_project(project)
         self._search = ("", None)
         self.last_retrain = None
+        self.model_problems = {}  # the next prediction says again
         collection = project.collection
         self.model.set_collection(collection, view)
         self.table.hide_empty_columns()
@@ -1070,11 +1099,36 @@ class MainWindow(QMainWindow):
                 colour = style.LABEL_COLOURS[task][code]
                 cells.append(f'<span style="color:{colour}">{name}</span> {counts[task][code]:,}')
             parts.append(" ".join(cells))
+        parts += self._prediction_notes()
         if self.model.rowCount() < shown:  # see table_model.MAX_VIEW_ROWS (QTBUG-18490)
             parts.append(
                 f"the table lists the first {self.model.rowCount():,}; filter to see the rest"
             )
         self.counts_label.setText(" &nbsp;·&nbsp; ".join(parts))
+
+    def _prediction_notes(self) -> list[str]:
+        """Status-bar notes for tasks without predictions, or whose model cannot be used
+        (the reason in the tooltip, a link to the dialog that offers the remedy)."""
+        notes, tips = [], []
+        for task in TASKS:
+            codes = self.model.predicted_codes(task)
+            problem = self.model_problems.get(task)
+            if len(codes) and int(codes.max()) < 0:
+                notes.append(f"no {task} predictions")
+            elif problem is not None:
+                notes.append(f"{task}: the model in use cannot be loaded")
+            else:
+                continue
+            tips.append(f"{task}: {problem}" if problem is not None else f"{task}: not predicted")
+        self.counts_label.setToolTip("\n".join(tips))
+        if not notes:
+            return []
+        more = (
+            ' <a href="model-problems">Why?</a>'
+            if any(t in self.model_problems for t in TASKS)
+            else " (Models ▸ Predict Again)"
+        )
+        return [f'<span style="color:#c62828">⚠ {html.escape("; ".join(notes))}</span>{more}']
 
     def _on_table_current_row_changed(self, store: int) -> None:
         self.detail.show_row(self.collection, store)
@@ -1101,9 +1155,13 @@ class MainWindow(QMainWindow):
             return
         predictions, codes = result
         session.apply_predictions(self.project, predictions, save=False)
+        for task in predictions.prob:
+            self.model_problems.pop(task, None)
         self._after_predictions(codes)
         for note in predictions.notes:
             self.notifier.status(note, 15000)
+        if predictions.errors:
+            self.show_model_problems(predictions.errors)
         self.predictions_applied.emit()
 
     def _after_predictions(self, codes: dict[str, np.ndarray] | None = None) -> None:
@@ -1199,6 +1257,8 @@ class MainWindow(QMainWindow):
         outcome, codes = result
         session.apply_retrain(project, outcome, save=False)
         self.last_retrain = outcome
+        for task in outcome.predictions.prob:
+            self.model_problems.pop(task, None)
         # Label changes made while it ran (they are saved and shown; the models have not
         # seen them): the report says so, with the edit the training data stops at.
         later = project.collection.revision - outcome.revision
@@ -1272,6 +1332,156 @@ class MainWindow(QMainWindow):
         self._on_predicted(result)
         for task, version in result[0].versions.items():
             self.notifier.status(f"The {task} model is now {version}.")
+
+    # ================================================================== model problems
+    def show_model_problems(self, errors: dict[str, ModelError] | None = None) -> None:
+        """One dialog for the models that could not be used on this occasion (``errors``;
+        None: those the status bar lists), with "Retrain Now" where a retrain helps."""
+        if errors:
+            self.model_problems.update(errors)
+            self._schedule_counts()
+        shown = dict(errors or self.model_problems)
+        if not shown or self._closing:
+            return
+        from guiapp.qt.model_dialogs import ModelProblemsDialog
+
+        old = self.model_problems_dialog
+        if old is not None and old.isVisible():
+            old.reject()  # one dialog: the newer occasion replaces the older
+        dialog = ModelProblemsDialog(shown, self)
+        dialog.retrain_requested.connect(self.retrain)
+        dialog.rejected.connect(
+            lambda: self.notifier.status(
+                "No predictions from the models that cannot be used; Models ▸ Retrain "
+                "replaces them.",
+                10000,
+            )
+        )
+        self.model_problems_dialog = dialog
+        self.last_dialog = dialog
+        dialog.open()
+        self.model_problems_shown.emit(dialog)
+
+    # ================================================================== model sharing
+    def export_model_dialog(self) -> None:
+        """Models ▸ Export Model…: which model, which version (the one in use by default),
+        where; then :meth:`export_model`."""
+        if self.project is None:
+            return
+        from guiapp.core import models
+        from guiapp.qt.model_dialogs import ExportModelDialog
+
+        versions = {t: session.list_versions(t) for t in TASKS}
+        active = {t: models.active_version(t) for t in TASKS}
+        folder = self.settings.export_dir or str(Path.home())
+        dialog = ExportModelDialog(versions, active, folder, self)
+        self.last_dialog = dialog
+
+        def start() -> None:
+            path = dialog.path()
+            self.settings.export_dir = str(Path(path).parent)
+            self.export_model(dialog.task(), dialog.version(), path)
+
+        dialog.accepted.connect(start)
+        dialog.open()
+
+    def export_model(self, task: str, version: str, path: str | Path) -> None:
+        """Write ``version`` of ``task``'s model as ``path`` (.skops) and its card, in a
+        child process (loading and writing the model takes about a second)."""
+        from guiapp.core.models import sharing
+
+        self.runner.start(
+            "model-export",
+            sharing.export_model,
+            version,
+            str(path),
+            task=task,
+            in_process=True,
+            title=f"Exporting the {task} model…",
+            on_result=lambda paths: self._on_model_exported(task, version, paths),
+            on_cancelled=lambda: self.notifier.status("Export cancelled; no file was written."),
+        )
+
+    def _on_model_exported(self, task: str, version: str, paths) -> None:
+        model_path, card_path = (str(p) for p in paths)
+        self.notifier.info(
+            "Model exported",
+            f"The {task} model {version} was written to\n{model_path}\n\nwith its card\n"
+            f"{card_path}\n\nShare both files; Models ▸ Import Model… in Triage reads them.",
+        )
+        self.notifier.status(f"Exported the {task} model to {model_path}.")
+        self.model_exported.emit(model_path, card_path)
+
+    def import_model_dialog(self) -> None:
+        """Models ▸ Import Model…: choose a shared model file, then :meth:`import_model_file`."""
+        if self.project is None:
+            return
+        from guiapp.qt.model_dialogs import SKOPS_FILTER
+
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Import a shared model",
+            self.settings.last_dir,
+            f"{SKOPS_FILTER};;Model cards (*.card.json);;All files (*)",
+        )
+        if path:
+            self.settings.last_dir = str(Path(path).parent)
+            self.import_model_file(path)
+
+    def import_model_file(self, path: str | Path) -> None:
+        """Show what a shared model's card says and, once confirmed, import it (the file is
+        checked against its card then); a card that cannot be read, or that names another
+        scikit-learn, is refused at once."""
+        from guiapp.core.models import registry, sharing
+        from guiapp.qt.model_dialogs import ImportModelDialog
+
+        try:
+            card, card_path, model_path = sharing.read_export_card(path)
+            if card.get("task") not in TASKS:
+                raise ModelError(card_path, f"unknown task {card.get('task')!r} in the card.")
+            registry.check_environment(card, model_path)
+        except ModelError as exc:
+            self.notifier.refused_model(path, exc)
+            return
+        dialog = ImportModelDialog(card, model_path, self)
+        self.last_dialog = dialog
+        dialog.accepted.connect(lambda: self.import_model(path, use=dialog.use_now()))
+        dialog.open()
+
+    def import_model(self, path: str | Path, *, use: bool = True) -> None:
+        """Check and add a shared model as a new version (a child process: the file is
+        read with an allow-list of types); ``use``: then predict with it, as Models ▸
+        Model Versions does, which makes it the one in use."""
+        from guiapp.core.models import sharing
+
+        self.runner.start(
+            "model-import",
+            sharing.import_model,
+            str(path),
+            in_process=True,
+            title=f"Importing {Path(path).name}…",
+            on_result=lambda version: self._on_model_imported(version, use),
+            on_error=lambda exc, tb: self._on_model_import_failed(path, exc, tb),
+            on_cancelled=lambda: self.notifier.status("Import cancelled; nothing was changed."),
+        )
+
+    def _on_model_import_failed(self, path, exc: BaseException, tb: str) -> None:
+        if isinstance(exc, ModelError):
+            self.notifier.refused_model(path, exc)
+        else:
+            self.notifier.error(exc, tb)
+
+    def _on_model_imported(self, version, use: bool) -> None:
+        self.model_imported.emit(version)
+        if use and self.project is not None:
+            self.notifier.status(f"Imported {version.version}; predicting with it…")
+            self.use_model_version(version.task, version.version)
+            return
+        self.notifier.info(
+            "Model imported",
+            f"The {version.task} model was added as version\n{version.version}\n\n"
+            "Use it from Models ▸ Model Versions.",
+        )
 
     # ================================================================== export
     def export_dialog(self) -> None:

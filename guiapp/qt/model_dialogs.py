@@ -1,18 +1,25 @@
-"""Dialogs about models: what a retrain changed, and the versions to go back to."""
+"""Dialogs about models: what a retrain changed, the versions to go back to, sharing a
+model (export, import), and models that cannot be used (with a one-click retrain)."""
 
 from __future__ import annotations
 
 import html
+from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -24,7 +31,12 @@ from PySide6.QtWidgets import (
 )
 
 from guiapp.core import session
+from guiapp.core.errors import ModelError
+from guiapp.core.messages import CLASSES, TASKS
 from guiapp.qt import style
+
+TASK_TITLES = {"spam": "Spam model", "sentiment": "Sentiment model"}
+SKOPS_FILTER = "Triage shared models (*.skops)"
 
 
 def _pct(value) -> str:
@@ -313,4 +325,324 @@ class ModelVersionsDialog(QDialog):
         if chosen is None or self.current.get(chosen[0]) == chosen[1]:
             return
         self.version_chosen.emit(*chosen)
+        self.accept()
+
+
+# ----------------------------------------------------------------------------- sharing
+def _muted(text: str, parent: QWidget | None = None) -> QLabel:
+    label = QLabel(text, parent)
+    label.setWordWrap(True)
+    label.setStyleSheet(f"color: {style.MUTED_TEXT};")
+    return label
+
+
+def export_file_name(task: str, version: str) -> str:
+    """The default name of an exported model: the version id (it names the task)."""
+    name = version if version.startswith(f"{task}-") else f"{task}-{version}"
+    return f"{name}.skops"
+
+
+class ExportModelDialog(QDialog):
+    """Which model (task, version) to export, and where; the core writes the ``.skops``
+    file and its card beside it."""
+
+    def __init__(
+        self,
+        versions: dict[str, list[session.VersionInfo]],
+        active: dict[str, str],
+        folder: str,
+        parent=None,
+    ):
+        """``versions``: per task, the versions to offer (:func:`session.list_versions`);
+        ``active``: per task, the version id in use (preselected)."""
+        super().__init__(parent)
+        self.setWindowTitle("Export model")
+        self.resize(600, 0)
+        self.versions = versions
+        self.active = dict(active)
+        layout = QVBoxLayout(self)
+        layout.addWidget(
+            QLabel(
+                "Write a model to share with another Triage user. It is saved in "
+                "<b>skops</b> format, which runs no code when it is loaded, with its card "
+                "(what it was trained on, how well it did) beside it."
+            )
+        )
+        layout.itemAt(0).widget().setWordWrap(True)
+        form = QFormLayout()
+        self.task_combo = QComboBox(self)
+        for task in TASKS:
+            self.task_combo.addItem(TASK_TITLES[task], task)
+        self.version_combo = QComboBox(self)
+        self.version_combo.setMinimumContentsLength(40)
+        form.addRow("&Model:", self.task_combo)
+        form.addRow("&Version:", self.version_combo)
+        row = QHBoxLayout()
+        self.path_edit = QLineEdit(self)
+        self.path_edit.setAccessibleName("Exported model file")
+        browse = QPushButton("&Browse…", self)
+        browse.clicked.connect(self._browse)
+        row.addWidget(self.path_edit, 1)
+        row.addWidget(browse)
+        form.addRow("&File:", row)
+        layout.addLayout(form)
+        self.card_note = _muted("", self)
+        layout.addWidget(self.card_note)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        self._folder = folder
+        self._auto_name = ""
+        self.task_combo.currentIndexChanged.connect(self._fill_versions)
+        self.version_combo.currentIndexChanged.connect(self._on_version_changed)
+        self.path_edit.textChanged.connect(self._update)
+        self._fill_versions()
+
+    def task(self) -> str:
+        return str(self.task_combo.currentData())
+
+    def version(self) -> str:
+        data = self.version_combo.currentData()
+        return str(data) if data is not None else ""
+
+    def path(self) -> str:
+        text = self.path_edit.text().strip()
+        if text and not text.lower().endswith(".skops"):
+            text += ".skops"
+        return text
+
+    def card_path(self) -> str:
+        path = self.path()
+        return path[: -len(".skops")] + ".card.json" if path else ""
+
+    def select(self, task: str, version: str | None = None) -> None:
+        """Choose ``task`` and ``version`` (default: the one in use)."""
+        self.task_combo.setCurrentIndex(max(0, self.task_combo.findData(task)))
+        if version is not None:
+            self.version_combo.setCurrentIndex(max(0, self.version_combo.findData(version)))
+
+    def _fill_versions(self) -> None:
+        task = self.task()
+        self.version_combo.blockSignals(True)
+        self.version_combo.clear()
+        current = 0
+        for info in self.versions.get(task, []):
+            title = info.title
+            if info.version == self.active.get(task) or (
+                info.shipped and self.active.get(task) == "shipped"
+            ):
+                title += "  — in use"
+                current = self.version_combo.count()
+            self.version_combo.addItem(title, info.version)
+            self.version_combo.setItemData(
+                self.version_combo.count() - 1, info.description, Qt.ItemDataRole.ToolTipRole
+            )
+        self.version_combo.setCurrentIndex(current)
+        self.version_combo.blockSignals(False)
+        self._on_version_changed()
+
+    def _on_version_changed(self) -> None:
+        version = self.version()
+        name = export_file_name(self.task(), version) if version else ""
+        text = self.path_edit.text().strip()
+        # Follow the chosen version unless the user typed a name of their own.
+        if not text or Path(text).name == self._auto_name:
+            folder = str(Path(text).parent) if text else self._folder
+            self.path_edit.setText(str(Path(folder) / name) if name else "")
+        self._auto_name = name
+        self._update()
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export model", self.path_edit.text(), SKOPS_FILTER
+        )
+        if path:
+            self.path_edit.setText(path)
+
+    def _update(self) -> None:
+        ok = bool(self.version() and self.path())
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(ok)
+        if ok:
+            self.card_note.setText(
+                f"Writes {html.escape(Path(self.path()).name)} and its card "
+                f"{html.escape(Path(self.card_path()).name)}; share both files."
+            )
+        else:
+            self.card_note.setText(
+                "No model version to export." if not self.version() else "Choose a file."
+            )
+
+
+def _metric_rows(card: dict) -> list[tuple[str, str]]:
+    metrics = card.get("metrics") or {}
+    parts = []
+    for key, name in (("accuracy", "accuracy"), ("macro_recall", "macro recall")):
+        if metrics.get(key) is not None:
+            parts.append(f"{name} {_pct(metrics[key])}")
+    if not parts:
+        return [("Quality", "not measured")]
+    where = str(metrics.get("split", "")).strip()
+    text = ", ".join(parts) + (f" (on {where})" if where else "")
+    return [("Quality", text)]
+
+
+def card_summary(card: dict) -> list[tuple[str, str]]:
+    """(field, value) rows of what an export card says, for a person to check."""
+    task = str(card.get("task", ""))
+    export = card.get("export") or {}
+    env = card.get("environment") or {}
+    training = card.get("training") or {}
+    rows = [
+        ("Model", TASK_TITLES.get(task, task or "(unknown)")),
+        ("Classes", ", ".join(map(str, card.get("classes") or CLASSES.get(task, ())))),
+        ("Trained", str(card.get("created", "") or "(unknown)")[:16].replace("T", " ")),
+    ]
+    if training.get("rows"):
+        text = f"{int(training['rows']):,} messages"
+        if card.get("n_user_labels"):
+            text += f", {int(card['n_user_labels']):,} of them labelled by its user"
+        rows.append(("Training data", text))
+    rows += _metric_rows(card)
+    rows.append(("scikit-learn", str(env.get("scikit_learn", "") or "(unknown)")))
+    rows.append(("Version", str(export.get("from_version") or card.get("version", ""))))
+    if export.get("exported"):
+        rows.append(("Exported", str(export["exported"])[:16].replace("T", " ")))
+    return rows
+
+
+class ImportModelDialog(QDialog):
+    """What a shared model's card says, before it is checked and added as a version; and
+    whether to use it at once."""
+
+    def __init__(self, card: dict, model_path: str | Path, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Import model")
+        self.resize(600, 0)
+        self.card = card
+        self.model_path = Path(model_path)
+        task = str(card.get("task", ""))
+        layout = QVBoxLayout(self)
+        title = QLabel(
+            f"<b>{html.escape(self.model_path.name)}</b> — what its card says "
+            "(Triage checks it against the file when importing):"
+        )
+        title.setWordWrap(True)
+        layout.addWidget(title)
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        self.fields: dict[str, QLabel] = {}
+        for name, value in card_summary(card):
+            label = QLabel(html.escape(value), self)
+            label.setWordWrap(True)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            form.addRow(f"<b>{html.escape(name)}:</b>", label)
+            self.fields[name] = label
+        layout.addLayout(form)
+        description = str(card.get("description", "")).strip()
+        if description:
+            layout.addWidget(_muted(html.escape(description), self))
+        self.use_box = QCheckBox(
+            f"&Use it now: make it the {task} model in use and predict the collection again",
+            self,
+        )
+        self.use_box.setChecked(True)
+        layout.addWidget(self.use_box)
+        layout.addWidget(
+            _muted(
+                "It is added as a new version in your data folder; the models in use now "
+                "stay available under Models ▸ Model Versions.",
+                self,
+            )
+        )
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Import")
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+
+    def task(self) -> str:
+        return str(self.card.get("task", ""))
+
+    def use_now(self) -> bool:
+        return self.use_box.isChecked()
+
+
+# ----------------------------------------------------------------------------- problems
+def problem_text(task: str, error: ModelError) -> str:
+    """One task's problem in plain words (rich text): the reason, then the file."""
+    reason = error.reason.strip()
+    reason = reason[:1].upper() + reason[1:]
+    return (
+        f"<p><b>{html.escape(TASK_TITLES.get(task, task))}</b>: {html.escape(reason)}<br>"
+        f'<span style="color:{style.MUTED_TEXT}">{html.escape(error.path)}</span></p>'
+    )
+
+
+class ModelProblemsDialog(QDialog):
+    """Models that could not be used, why, and -- where a retrain replaces them -- a
+    "Retrain Now" button for exactly those tasks."""
+
+    retrain_requested = Signal(list)  # tasks
+
+    def __init__(self, errors: dict[str, ModelError], parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Models cannot be used")
+        self.resize(620, 0)
+        self.errors = {t: errors[t] for t in TASKS if t in errors}
+        self.retrain_tasks = [t for t, e in self.errors.items() if e.remedy == "retrain"]
+        layout = QVBoxLayout(self)
+        many = len(self.errors) != 1
+        names = " and ".join(t for t in self.errors)
+        heading = QLabel(
+            f"<h3>No {html.escape(names)} predictions</h3>"
+            f"Triage could not load the {html.escape(names)} model{'s' if many else ''}, "
+            f"so the table has no {html.escape(names)} predictions "
+            f"(your labels are kept and shown)."
+        )
+        heading.setWordWrap(True)
+        layout.addWidget(heading)
+        self.text = QLabel("".join(problem_text(t, e) for t, e in self.errors.items()), self)
+        self.text.setWordWrap(True)
+        self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.text)
+        advice = []
+        if self.retrain_tasks:
+            advice.append(
+                "<b>Retrain Now</b> makes a new "
+                + " and a new ".join(self.retrain_tasks)
+                + " model with this version of Triage, from the shipped training data plus "
+                "your labels, and predicts the collection with it. You can keep working "
+                "while it runs."
+            )
+        others = {e.remedy for t, e in self.errors.items() if e.remedy and e.remedy != "retrain"}
+        advice += [html.escape(r) for r in sorted(others)]
+        if not self.retrain_tasks:
+            advice.append(
+                "Choose another version under Models ▸ Model Versions, or import a model."
+            )
+        self.advice = _muted("<br>".join(advice), self)
+        layout.addWidget(self.advice)
+        self.buttons = QDialogButtonBox(self)
+        self.retrain_button: QPushButton | None = None
+        if self.retrain_tasks:
+            self.retrain_button = QPushButton("&Retrain Now", self)
+            self.retrain_button.setDefault(True)
+            self.retrain_button.clicked.connect(self._on_retrain_clicked)
+            self.buttons.addButton(self.retrain_button, QDialogButtonBox.ButtonRole.AcceptRole)
+            self.later_button = self.buttons.addButton(
+                "&Not Now", QDialogButtonBox.ButtonRole.RejectRole
+            )
+        else:
+            self.later_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+
+    def _on_retrain_clicked(self) -> None:
+        self.retrain_requested.emit(list(self.retrain_tasks))
         self.accept()

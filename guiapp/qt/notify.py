@@ -19,7 +19,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from guiapp.core.errors import Cancelled, ProjectError, TriageError
+from guiapp.core.errors import Cancelled, ModelError, ProjectError, TriageError
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,17 @@ class Notifier(QObject):
             box.setDefaultButton(box.recover_button)
         box.open()
         return box
+
+    def refused_model(self, path: str | Path, exc: ModelError) -> QMessageBox:
+        """A shared model that was not imported: the file chosen, the reason, and the file
+        the reason is about when that is another one (its card, say)."""
+        reason = exc.reason.strip()
+        text = f"{path} was not imported; nothing was changed.\n\n{reason[:1].upper()}{reason[1:]}"
+        if Path(exc.path) != Path(path):
+            text += f"\n\n(About {exc.path}.)"
+        if exc.remedy and exc.remedy != "retrain":
+            text += f"\n\n{exc.remedy}"
+        return self._box(QMessageBox.Icon.Warning, "Model not imported", text, "")
 
     def info(self, title: str, text: str, details: str = "") -> QMessageBox:
         return self._box(QMessageBox.Icon.Information, title, text, details)
