@@ -1403,14 +1403,15 @@ class MainWindow(QMainWindow):
         )
 
     def _on_model_exported(self, task: str, version: str, paths) -> None:
-        model_path, card_path = (str(p) for p in paths)
+        model_path, card_path = (Path(p) for p in paths)
         self.notifier.info(
             "Model exported",
-            f"The {task} model {version} was written to\n{model_path}\n\nwith its card\n"
-            f"{card_path}\n\nShare both files; Models ▸ Import Model… in Triage reads them.",
+            f"The {task} model {version} was written to the folder\n{model_path.parent}\n\n"
+            f"    {model_path.name}  (the model)\n    {card_path.name}  (its card)\n\n"
+            "Share both files; Models ▸ Import Model… in Triage reads them.",
         )
         self.notifier.status(f"Exported the {task} model to {model_path}.")
-        self.model_exported.emit(model_path, card_path)
+        self.model_exported.emit(str(model_path), str(card_path))
 
     def import_model_dialog(self) -> None:
         """Models ▸ Import Model…: choose a shared model file, then :meth:`import_model_file`."""

@@ -329,11 +329,26 @@ class ModelVersionsDialog(QDialog):
 
 
 # ----------------------------------------------------------------------------- sharing
-def _muted(text: str, parent: QWidget | None = None) -> QLabel:
+def _muted(text: str, parent: QWidget | None = None, *, plain: bool = False) -> QLabel:
     label = QLabel(text, parent)
+    if plain:  # text from a file: never read as markup
+        label.setTextFormat(Qt.TextFormat.PlainText)
     label.setWordWrap(True)
     label.setStyleSheet(f"color: {style.MUTED_TEXT};")
     return label
+
+
+def _fit_to_width(dialog: QDialog, width: int) -> None:
+    """Size a dialog of word-wrapped labels to ``width`` and the height its text needs
+    there (a top-level layout does not ask its labels' height for a width by itself: the
+    text came out cut off)."""
+    layout = dialog.layout()
+    layout.activate()
+    if layout.hasHeightForWidth():
+        height = layout.totalHeightForWidth(width)
+    else:
+        height = layout.totalSizeHint().height()
+    dialog.resize(width, height)
 
 
 def export_file_name(task: str, version: str) -> str:
@@ -357,7 +372,6 @@ class ExportModelDialog(QDialog):
         ``active``: per task, the version id in use (preselected)."""
         super().__init__(parent)
         self.setWindowTitle("Export model")
-        self.resize(600, 0)
         self.versions = versions
         self.active = dict(active)
         layout = QVBoxLayout(self)
@@ -384,9 +398,11 @@ class ExportModelDialog(QDialog):
         browse.clicked.connect(self._browse)
         row.addWidget(self.path_edit, 1)
         row.addWidget(browse)
-        form.addRow("&File:", row)
+        file_label = QLabel("&File:", self)
+        file_label.setBuddy(self.path_edit)
+        form.addRow(file_label, row)
         layout.addLayout(form)
-        self.card_note = _muted("", self)
+        self.card_note = _muted("", self, plain=True)
         layout.addWidget(self.card_note)
         self.buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -401,6 +417,7 @@ class ExportModelDialog(QDialog):
         self.version_combo.currentIndexChanged.connect(self._on_version_changed)
         self.path_edit.textChanged.connect(self._update)
         self._fill_versions()
+        _fit_to_width(self, 620)
 
     def task(self) -> str:
         return str(self.task_combo.currentData())
@@ -468,8 +485,8 @@ class ExportModelDialog(QDialog):
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(ok)
         if ok:
             self.card_note.setText(
-                f"Writes {html.escape(Path(self.path()).name)} and its card "
-                f"{html.escape(Path(self.card_path()).name)}; share both files."
+                f"Writes {Path(self.path()).name} and its card "
+                f"{Path(self.card_path()).name}; share both files."
             )
         else:
             self.card_note.setText(
@@ -490,6 +507,15 @@ def _metric_rows(card: dict) -> list[tuple[str, str]]:
     return [("Quality", text)]
 
 
+def _when(stamp) -> str:
+    """An ISO time stamp of a card (UTC) as a person reads it."""
+    text = str(stamp or "")
+    if not text:
+        return "(unknown)"
+    utc = text.endswith("+00:00") or text.endswith("Z")
+    return text[:16].replace("T", " ") + (" UTC" if utc else "")
+
+
 def card_summary(card: dict) -> list[tuple[str, str]]:
     """(field, value) rows of what an export card says, for a person to check."""
     task = str(card.get("task", ""))
@@ -499,7 +525,7 @@ def card_summary(card: dict) -> list[tuple[str, str]]:
     rows = [
         ("Model", TASK_TITLES.get(task, task or "(unknown)")),
         ("Classes", ", ".join(map(str, card.get("classes") or CLASSES.get(task, ())))),
-        ("Trained", str(card.get("created", "") or "(unknown)")[:16].replace("T", " ")),
+        ("Trained", _when(card.get("created"))),
     ]
     if training.get("rows"):
         text = f"{int(training['rows']):,} messages"
@@ -510,7 +536,7 @@ def card_summary(card: dict) -> list[tuple[str, str]]:
     rows.append(("scikit-learn", str(env.get("scikit_learn", "") or "(unknown)")))
     rows.append(("Version", str(export.get("from_version") or card.get("version", ""))))
     if export.get("exported"):
-        rows.append(("Exported", str(export["exported"])[:16].replace("T", " ")))
+        rows.append(("Exported", _when(export["exported"])))
     return rows
 
 
@@ -521,7 +547,6 @@ class ImportModelDialog(QDialog):
     def __init__(self, card: dict, model_path: str | Path, parent=None):
         super().__init__(parent)
         self.setWindowTitle("Import model")
-        self.resize(600, 0)
         self.card = card
         self.model_path = Path(model_path)
         task = str(card.get("task", ""))
@@ -536,7 +561,8 @@ class ImportModelDialog(QDialog):
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         self.fields: dict[str, QLabel] = {}
         for name, value in card_summary(card):
-            label = QLabel(html.escape(value), self)
+            label = QLabel(value, self)
+            label.setTextFormat(Qt.TextFormat.PlainText)  # the card's text, never markup
             label.setWordWrap(True)
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             form.addRow(f"<b>{html.escape(name)}:</b>", label)
@@ -544,7 +570,7 @@ class ImportModelDialog(QDialog):
         layout.addLayout(form)
         description = str(card.get("description", "")).strip()
         if description:
-            layout.addWidget(_muted(html.escape(description), self))
+            layout.addWidget(_muted(description, self, plain=True))
         self.use_box = QCheckBox(
             f"&Use it now: make it the {task} model in use and predict the collection again",
             self,
@@ -565,6 +591,7 @@ class ImportModelDialog(QDialog):
         self.buttons.accepted.connect(self.accept)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
+        _fit_to_width(self, 620)
 
     def task(self) -> str:
         return str(self.card.get("task", ""))
@@ -593,17 +620,17 @@ class ModelProblemsDialog(QDialog):
     def __init__(self, errors: dict[str, ModelError], parent=None):
         super().__init__(parent)
         self.setWindowTitle("Models cannot be used")
-        self.resize(620, 0)
         self.errors = {t: errors[t] for t in TASKS if t in errors}
         self.retrain_tasks = [t for t, e in self.errors.items() if e.remedy == "retrain"]
         layout = QVBoxLayout(self)
+        layout.setSpacing(10)
         many = len(self.errors) != 1
         names = " and ".join(t for t in self.errors)
         heading = QLabel(
-            f"<h3>No {html.escape(names)} predictions</h3>"
-            f"Triage could not load the {html.escape(names)} model{'s' if many else ''}, "
-            f"so the table has no {html.escape(names)} predictions "
-            f"(your labels are kept and shown)."
+            f"<h3>The {html.escape(names)} model{'s' if many else ''} cannot be used</h3>"
+            f"Triage could not load {'them' if many else 'it'}, so there are no new "
+            f"{html.escape(names)} predictions. Your labels are kept and shown.",
+            self,
         )
         heading.setWordWrap(True)
         layout.addWidget(heading)
@@ -642,6 +669,7 @@ class ModelProblemsDialog(QDialog):
             self.later_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
+        _fit_to_width(self, 640)
 
     def _on_retrain_clicked(self) -> None:
         self.retrain_requested.emit(list(self.retrain_tasks))

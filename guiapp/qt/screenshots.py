@@ -133,6 +133,39 @@ def main(argv: list[str] | None = None) -> int:
     _settle(app)
     _save(window.last_dialog, out / "screenshot-model-versions.png")
     window.last_dialog.close()
+
+    # Sharing a model: the export dialog, then what the import shows of the exported card.
+    window.settings.export_dir = str(tmp / "shared")
+    window.export_model_dialog()
+    _settle(app)
+    _save(window.last_dialog, out / "screenshot-export-model.png")
+    dialog = window.last_dialog
+    exported: list = []
+    window.model_exported.connect(lambda *paths: exported.append(paths))
+    dialog.accept()
+    _wait(app, lambda: bool(exported) and window.runner.active_count() == 0)
+    window.notifier.shown[-1].close()
+    window.import_model_file(exported[0][0])
+    _settle(app)
+    _save(window.last_dialog, out / "screenshot-import-model.png")
+    window.last_dialog.close()
+    # A model made by another scikit-learn (what an upgrade leaves): the retrain offer.
+    from guiapp.core import models
+    from guiapp.core.errors import ModelError
+    from guiapp.core.models.registry import check_environment
+    from guiapp.qt.model_dialogs import ModelProblemsDialog
+
+    version = models.list_versions("spam")[0]
+    card = {**version.card, "environment": {**version.card["environment"]}}
+    card["environment"]["scikit_learn"] = "1.5.2"
+    try:
+        check_environment(card, version.path)
+    except ModelError as exc:
+        dialog = ModelProblemsDialog({"spam": exc}, window)
+        dialog.show()
+        _settle(app)
+        _save(dialog, out / "screenshot-model-problems.png")
+        dialog.close()
     window.show_shortcuts()
     _settle(app)
     _save(window.last_dialog, out / "screenshot-shortcuts.png")
