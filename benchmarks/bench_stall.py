@@ -40,6 +40,7 @@ import resource
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -51,36 +52,114 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from benchmarks import _common as C  # noqa: E402
 from benchmarks.bench_window import PaintWatch, until_painted  # noqa: E402
+from guiapp.qt import processes  # noqa: E402
 
 TICK = 0.010
 SETTLE = 1.5  # seconds of ticking after a task ended (its result being applied, repaint)
 
 
+#: Late ticks (lateness over this) get a breakdown of where the gap went.
+BREAKDOWN_OVER = 0.020
+
+
+class ThreadClock:
+    """The calling thread's CPU time, run-queue wait and context switches, cheaply.
+
+    Linux's ``/proc/self/task/<tid>/schedstat`` holds the thread's time on a CPU and its
+    time *runnable but waiting for a CPU* (the OS did not schedule it), both in ns; whatever
+    else passes in a gap between two reads the thread slept: waiting for the event loop's
+    next timer (the normal 10 ms), or blocked -- on the interpreter lock (another thread
+    of this process holds it) or another lock, or on I/O. ``getrusage(RUSAGE_THREAD)`` adds
+    the voluntary / involuntary context switches. Elsewhere only ``time.thread_time``.
+    """
+
+    def __init__(self) -> None:
+        self._fd: int | None = None
+        try:
+            self._fd = os.open(
+                f"/proc/self/task/{threading.get_native_id()}/schedstat", os.O_RDONLY
+            )
+        except OSError:
+            self._fd = None
+        self._rusage = getattr(resource, "RUSAGE_THREAD", None)
+        try:
+            self._stat: int | None = os.open("/proc/stat", os.O_RDONLY)
+            self._hz = os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError):
+            self._stat = None
+
+    def read(self) -> tuple[float, float, int, int, float]:
+        """(cpu s, run-queue wait s, voluntary switches, involuntary switches, steal s).
+
+        Steal: the time the hypervisor ran something else on this machine's virtual CPUs
+        (all of them, in 10 ms clock ticks): a guest thread cannot tell it from its own time.
+        """
+        if self._fd is not None:
+            fields = os.pread(self._fd, 128, 0).split()
+            cpu, queued = int(fields[0]) / 1e9, int(fields[1]) / 1e9
+        else:
+            cpu, queued = time.thread_time(), 0.0
+        steal = 0.0
+        if self._stat is not None:
+            line = os.pread(self._stat, 256, 0).split(b"\n", 1)[0].split()
+            if len(line) > 8:
+                steal = int(line[8]) / self._hz
+        if self._rusage is not None:
+            r = resource.getrusage(self._rusage)
+            return cpu, queued, r.ru_nvcsw, r.ru_nivcsw, steal
+        return cpu, queued, 0, 0, steal
+
+
 class Ticker:
     """A 10 ms precise timer on the GUI thread, recording when each tick ran.
 
+    Every tick also reads the GUI thread's :class:`ThreadClock`, so that each late tick's
+    gap splits into CPU time on the GUI thread (work done on it: Python, Qt painting),
+    run-queue wait (runnable, not scheduled: the cores were busy with other threads or
+    processes) and sleep beyond the expected 10 ms (blocked: the interpreter lock, held by
+    another thread of the window process, or I/O).
+
     With ``dump_to`` (an open file), every tick re-arms :func:`faulthandler.dump_traceback_later`
     so that a tick later than ``dump_after`` seconds makes faulthandler's C watchdog thread
-    (which needs no GIL) write the stacks of every thread, mid-stall, to that file.
+    (which needs no GIL) write the stacks of every thread, mid-stall, to that file; the
+    tick that ends such a stall writes its breakdown after the stacks (``Stall ...`` line,
+    read by :mod:`benchmarks.stall_report`).
     """
 
     def __init__(self, dump_to=None, dump_after: float = 0.06) -> None:
         self.times: list[float] = []
+        self.clocks: list[tuple[float, float, int, int, float]] = []
         self.dump_to = dump_to
         self.dump_after = dump_after
+        self.clock: ThreadClock | None = None
         self.timer = QTimer()
         self.timer.setTimerType(Qt.TimerType.PreciseTimer)
         self.timer.setInterval(int(TICK * 1000))
         self.timer.timeout.connect(self._tick)
 
     def _tick(self) -> None:
-        self.times.append(time.perf_counter())
+        now = time.perf_counter()
+        clock = self.clock.read()
         if self.dump_to is not None:
             faulthandler.cancel_dump_traceback_later()
+            if now - self.times[-1] > self.dump_after:
+                b = _breakdown(now - self.times[-1], self.clocks[-1], clock)
+                self.dump_to.write(
+                    "Stall {late:.1f} ms: cpu {cpu:.1f}, run queue {queued:.1f}, "
+                    "blocked {blocked:.1f} ms; switches {voluntary} voluntary, "
+                    "{involuntary} involuntary; steal {steal:.0f} ms\n".format(**b)
+                )
+                self.dump_to.flush()
+        self.times.append(now)
+        self.clocks.append(clock)
+        if self.dump_to is not None:
             faulthandler.dump_traceback_later(self.dump_after, file=self.dump_to)
 
     def start(self) -> None:
+        if self.clock is None:
+            self.clock = ThreadClock()  # on the GUI thread
         self.times = [time.perf_counter()]
+        self.clocks = [self.clock.read()]
         self.timer.start()
 
     def stop(self) -> None:
@@ -88,22 +167,68 @@ class Ticker:
         if self.dump_to is not None:
             faulthandler.cancel_dump_traceback_later()
 
-    def worst(self, keep) -> tuple[float, float]:
-        """(worst lateness in s, when that gap ended) over tick gaps whose end ``keep``
-        (a function of the end times' array, returning a mask) selects."""
+    def worst(self, keep) -> tuple[float, float, int]:
+        """(worst lateness in s, when that gap ended, its index) over tick gaps whose end
+        ``keep`` (a function of the end times' array, returning a mask) selects."""
         t = np.asarray(self.times)
         if len(t) < 2:
-            return float("nan"), float("nan")
+            return float("nan"), float("nan"), -1
         gaps = np.diff(t) - TICK
         mask = keep(t[1:])
         if not mask.any():
-            return float("nan"), float("nan")
+            return float("nan"), float("nan"), -1
         i = int(np.argmax(np.where(mask, gaps, -np.inf)))
-        return float(gaps[i]), float(t[1 + i])
+        return float(gaps[i]), float(t[1 + i]), i
 
     def gaps(self, keep) -> np.ndarray:
         t = np.asarray(self.times)
         return (np.diff(t) - TICK)[keep(t[1:])] if len(t) > 1 else np.zeros(0)
+
+    def breakdown(self, i: int) -> dict:
+        """Where gap ``i`` (between ticks i and i+1) went, in ms (see the class docstring)."""
+        return _breakdown(self.times[i + 1] - self.times[i], self.clocks[i], self.clocks[i + 1])
+
+    def late_breakdown(self, keep, over: float = BREAKDOWN_OVER) -> dict:
+        """Sum of the breakdowns of the selected gaps later than ``over`` s: how many, and
+        how much of their lateness was CPU on the GUI thread, run-queue wait and blocked."""
+        t = np.asarray(self.times)
+        if len(t) < 2:
+            return {"stalls": 0}
+        gaps = np.diff(t) - TICK
+        late = np.flatnonzero(keep(t[1:]) & (gaps > over))
+        total = {"late": 0.0, "cpu": 0.0, "queued": 0.0, "blocked": 0.0, "steal": 0.0}
+        for i in late:
+            b = self.breakdown(int(i))
+            for key in total:
+                total[key] += b[key]
+        kinds = {"cpu": 0, "queued": 0, "blocked": 0}
+        for i in late:
+            b = self.breakdown(int(i))
+            kinds[max(kinds, key=lambda k: b[k])] += 1
+        out = {"stalls": len(late)}
+        out.update({f"{k}_ms": round(v, 1) for k, v in total.items()})
+        out["mostly"] = kinds
+        return out
+
+
+def _breakdown(gap: float, before: tuple, after: tuple) -> dict:
+    """A tick gap of ``gap`` s between two :meth:`ThreadClock.read` results, in ms: the
+    lateness (gap - 10 ms), the GUI thread's CPU time, its run-queue wait, the rest of the
+    lateness spent blocked (sleep beyond the timer's 10 ms), and the context switches."""
+    cpu = after[0] - before[0]
+    queued = after[1] - before[1]
+    late = gap - TICK
+    # The thread sleeps up to 10 ms by design (the timer's interval); past that it is blocked.
+    blocked = max(0.0, gap - cpu - queued - TICK)
+    return {
+        "late": late * 1000,
+        "cpu": cpu * 1000,
+        "queued": queued * 1000,
+        "blocked": blocked * 1000,
+        "voluntary": after[2] - before[2],
+        "involuntary": after[3] - before[3],
+        "steal": (after[4] - before[4]) * 1000,
+    }
 
 
 def run_task(app, window, kind: str, start, done_signal, ticker: Ticker, timeout=900.0) -> dict:
@@ -160,10 +285,19 @@ def run_task(app, window, kind: str, start, done_signal, ticker: Ticker, timeout
     def rest(ends: np.ndarray) -> np.ndarray:
         return ~in_worker(ends) & (ends >= began)
 
-    during, during_at = ticker.worst(in_worker)
-    applying, applying_at = ticker.worst(rest)
+    during, during_at, during_i = ticker.worst(in_worker)
+    applying, applying_at, applying_i = ticker.worst(rest)
     gaps = ticker.gaps(in_worker)
+
+    def rounded(b: dict) -> dict:
+        return {k: round(v, 1) if isinstance(v, float) else v for k, v in b.items()}
+
+    steal = ticker.clocks[-1][4] - ticker.clocks[0][4]
     return {
+        "load_average": round(os.getloadavg()[0], 2),
+        # CPU time the hypervisor gave to others on this machine's virtual CPUs meanwhile
+        # (all of them): no thread of this machine could run then, whatever its priority.
+        "steal_seconds": round(steal, 2),
         "task_seconds": round(done["at"] - began, 2),
         "background_tasks": len(spans),
         "background_seconds": round(sum(b - a for a, b in spans), 2),
@@ -175,6 +309,14 @@ def run_task(app, window, kind: str, start, done_signal, ticker: Ticker, timeout
         if len(gaps)
         else None,
         "ticks_during": len(gaps),
+        # Where the worst gaps went (ms): CPU on the GUI thread, run-queue wait (not
+        # scheduled), blocked (the interpreter lock or I/O); and over all gaps > 20 ms.
+        "worst_during_breakdown": rounded(ticker.breakdown(during_i)) if during_i >= 0 else None,
+        "worst_applying_breakdown": rounded(ticker.breakdown(applying_i))
+        if applying_i >= 0
+        else None,
+        "late_during": ticker.late_breakdown(in_worker),
+        "late_applying": ticker.late_breakdown(rest),
     }
 
 
@@ -201,7 +343,15 @@ def main(argv: list[str] | None = None) -> int:
         help="write every thread's stack here whenever the GUI thread is 60 ms late "
         "(see benchmarks/stall_report.py)",
     )
+    parser.add_argument(
+        "--child-niceness",
+        type=int,
+        help="CPU niceness of the tasks' child processes (default: the window's, "
+        "guiapp.qt.processes.CHILD_NICENESS; 0 = normal priority)",
+    )
     args = parser.parse_args(argv)
+    if args.child_niceness is not None:
+        processes.CHILD_NICENESS = args.child_niceness
     dump_file = open(args.dump_stalls, "w") if args.dump_stalls else None  # noqa: SIM115
 
     csv_path = C.short_csv(args.rows)
@@ -220,6 +370,7 @@ def main(argv: list[str] | None = None) -> int:
         "rows": args.rows,
         "cores": os.cpu_count(),
         "load_average_at_start": round(os.getloadavg()[0], 2),
+        "child_niceness": processes.CHILD_NICENESS,
     }
 
     class _WarmUp(QObject):

@@ -462,7 +462,12 @@ class MessageTableModel(QAbstractTableModel):
         return bool(self.label_editor(key, store, code))
 
     def sort(self, column: int, order=Qt.SortOrder.AscendingOrder) -> None:
-        if not 0 <= column < len(COLUMNS):
+        if column < 0:  # Qt's "no sort column": the store order
+            if self._sort is not None:
+                self._sort = None
+                self._relayout(None, self._mask)
+            return
+        if column >= len(COLUMNS):
             return
         self._sort = (column, Qt.SortOrder(order))
         permutation = self._sort_permutation(column, Qt.SortOrder(order))

@@ -66,8 +66,12 @@ class MessageTableView(QTableView):
         model.order_changed.connect(self._on_model_order_changed)
         model.modelReset.connect(lambda: self.current_row_changed.emit(-1))
         self.selectionModel().currentRowChanged.connect(self._on_current_row_changed)
-        self.setSortingEnabled(True)
+        # No sort indicator *before* sorting is enabled: enabling sorts by the indicator's
+        # section, which is column 0 by default -- every new collection was then sorted by
+        # the "corrected" column, a million-row argsort on the GUI thread, with no indicator
+        # to show it.
         self.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
+        self.setSortingEnabled(True)
         for i, column in enumerate(COLUMNS):
             self.setColumnWidth(i, column.width)
 

@@ -132,3 +132,40 @@ def test_text_sort_both_directions_is_stable_with_empty_last():
     assert descending == [4, 0, 6, 2, 3, 1, 5]
     no_empty = pa.array(["b", "a"], pa.large_string())
     assert query.string_permutation(no_empty, True).tolist() == [0, 1]
+
+
+def test_integer_sort_keys_match_the_float_order():
+    """Label codes and flags sort by a 16-bit radix key: the same stable order as sorting
+    them as floats, -1 (no label) last in both directions; wide integers too."""
+    rng = np.random.default_rng(7)
+    for values in (
+        rng.integers(-1, 3, 5000).astype(np.int8),
+        rng.integers(0, 2, 5000).astype(bool),
+        rng.integers(-1, 40, 5000).astype(np.int32),
+        rng.integers(-1, 10**6, 5000).astype(np.int64),
+    ):
+        for descending in (False, True):
+            key = values.astype(np.float64)
+            key = -key if descending else key
+            key[values == -1] = np.inf
+            expected = np.argsort(key, kind="stable")
+            assert np.array_equal(query.numeric_permutation(values, descending), expected)
+
+
+def test_a_new_view_does_not_sort_its_model(qtbot, collection):
+    """Enabling sorting sorts by the header's indicator: with none set first, every new
+    collection was sorted by the first column (a million-row argsort on the GUI thread)."""
+    from guiapp.qt.table_view import MessageTableView
+
+    model = MessageTableModel()
+    view = MessageTableView()
+    qtbot.addWidget(view)
+    view.setModel(model)
+    model.set_collection(collection)
+    assert model.sort_state is None
+    assert model.order.tolist() == list(range(len(collection)))
+    model.sort(COLUMN_INDEX["spam_score"], Qt.SortOrder.DescendingOrder)
+    assert model.sort_state is not None
+    model.sort(-1)  # Qt's "no sort column": store order again
+    assert model.sort_state is None
+    assert model.order.tolist() == list(range(len(collection)))
