@@ -321,3 +321,22 @@ def test_training_counts_are_cached_in_the_isolated_cache_dir(monkeypatch):
     other.set_params(char_max_chars=100)
     hashed.training_counts("sentiment", other, data_path, load)
     assert len(loads) == 3 and len(list((cache / "training-counts").glob("sentiment-*"))) == 1
+
+
+def test_training_counts_reuse_texts_hashed_already():
+    from guiapp.core.models import hashed, training
+
+    hasher = training.make_hasher()
+    frame = models.load_training_data("sentiment").iloc[:300].reset_index(drop=True)
+    # a collection holding some of the training texts, in another order, plus others
+    collection = pd.concat([frame.iloc[::4], frame.iloc[:5]]).iloc[::-1]
+    known = hashed.hash_texts(hasher, collection)
+    plain = hashed.counts_of_frame(hasher, frame)
+    reused = hashed.counts_of_frame(hasher, frame, known=known)
+    for name in ("indptr", "indices", "data"):
+        assert np.array_equal(getattr(plain.counts, name), getattr(reused.counts, name))
+    assert np.array_equal(plain.keys, reused.keys)
+    assert np.array_equal(plain.labels, reused.labels)
+    other = training.make_hasher()
+    other.set_params(char_max_chars=100)  # other features: nothing is taken from ``known``
+    assert (hashed.counts_of_frame(other, frame, known=known).counts != plain.counts).nnz > 0

@@ -227,18 +227,62 @@ def _cache_key(task: str, hasher: TextHasher, data_path: Path) -> str:
 
 
 def counts_of_frame(
-    hasher: TextHasher, frame: pd.DataFrame, hooks: Hooks | None = None, n_jobs: int = 1
+    hasher: TextHasher,
+    frame: pd.DataFrame,
+    hooks: Hooks | None = None,
+    n_jobs: int = 1,
+    known: HashedTexts | None = None,
 ) -> TrainingCounts:
     """:class:`TrainingCounts` of training rows in the layout of ``training_data.parquet``
-    (float32 counts, as cached)."""
+    (float32 counts, as cached).
+
+    ``known``: texts hashed already with the same hasher (a collection's
+    :func:`hash_texts`); a training text among them (same :func:`text_keys`) takes its
+    counts from there instead of being hashed again -- the same numbers, since a text's
+    counts do not depend on its batch."""
     texts = model_texts(frame)
-    counts = hash_counts(hasher, texts, hooks, n_jobs=n_jobs, dtype=np.float32)
+    keys = text_keys(texts)
+    n = len(texts)
+    source = np.full(n, -1, dtype=np.int64)  # row of ``known.counts``, or -1
+    if known is not None and known.matches(hasher) and len(known.keys) and n:
+        order = np.argsort(known.keys, kind="stable")
+        sorted_keys = known.keys[order]
+        pos = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+        hit = sorted_keys[pos] == keys
+        source[hit] = order[pos[hit]]
+    fresh_rows = np.flatnonzero(source < 0)
+    if len(fresh_rows) == n:
+        counts = hash_counts(hasher, texts, hooks, n_jobs=n_jobs, dtype=np.float32)
+    else:
+        assert known is not None
+        fresh = hash_counts(
+            hasher, [texts[i] for i in fresh_rows], hooks, n_jobs=n_jobs, dtype=np.float32
+        )
+        hit_rows = np.flatnonzero(source >= 0)
+        reused = _compact(_gather(known.counts, source[hit_rows]), np.float32)
+        # Back in the frame's order: the cache holds the same rows in the same order
+        # whichever texts were found in ``known``.
+        stacked = _vstack([_compact(fresh, np.float32), reused])
+        where = np.empty(n, dtype=np.int64)
+        where[np.concatenate((fresh_rows, hit_rows))] = np.arange(n)
+        counts = _compact(_gather(stacked, where), np.float32)
     corpus = (
         frame["corpus"].astype(str).to_numpy()
         if "corpus" in frame.columns
         else np.full(len(frame), "base", dtype=object)
     )
-    return TrainingCounts(counts, frame["label"].to_numpy(dtype=np.int64), corpus, text_keys(texts))
+    return TrainingCounts(counts, frame["label"].to_numpy(dtype=np.int64), corpus, keys)
+
+
+def _gather(X: sp.csr_matrix, rows: np.ndarray) -> sp.csr_matrix:
+    """``X[rows]`` by SciPy's row gather (a C++ loop of row copies), with indptr in the
+    dtype of the indices (SciPy converts every index otherwise)."""
+    if X.indptr.dtype != X.indices.dtype:
+        Y = sp.csr_matrix(X.shape, dtype=X.dtype)
+        Y.data, Y.indices = X.data, X.indices
+        Y.indptr = X.indptr.astype(X.indices.dtype)
+        X = Y
+    return X[np.asarray(rows, dtype=np.int64)]
 
 
 def training_counts(
@@ -248,6 +292,7 @@ def training_counts(
     load_frame: Any,
     hooks: Hooks | None = None,
     n_jobs: int = 1,
+    known: HashedTexts | None = None,
 ) -> TrainingCounts:
     """The shipped training rows of ``task`` (``load_frame()`` reads them), from the cache
     when it holds them for this data file, hasher and feature code; else hashed and cached.
@@ -255,7 +300,8 @@ def training_counts(
     The counts are float32 (exact for counts; lexicon scores round at 1e-7), cached or
     fresh, so a retrain gives the same model whether the cache was there or not. Cached
     counts are memory-mapped read-only from the cache file (nothing is read or copied
-    until used). ``n_jobs``: threads for hashing when the cache does not hold them.
+    until used). ``n_jobs``: threads for hashing when the cache does not hold them;
+    ``known``: texts hashed already (see :func:`counts_of_frame`).
     """
     hooks = hooks or Hooks()
     try:
@@ -267,7 +313,7 @@ def training_counts(
     cached = _read_cache(target) if target is not None else None
     if cached is not None:
         return cached
-    result = counts_of_frame(hasher, load_frame(), hooks, n_jobs=n_jobs)
+    result = counts_of_frame(hasher, load_frame(), hooks, n_jobs=n_jobs, known=known)
     hooks.check()
     if folder is not None and target is not None:
         _write_cache(target, result)

@@ -828,13 +828,18 @@ class RetrainResult:
 
 
 def _training_base(
-    task: str, hasher: TextHasher, frame: pd.DataFrame | None, hooks: Hooks
+    task: str,
+    hasher: TextHasher,
+    frame: pd.DataFrame | None,
+    hooks: Hooks,
+    known: HashedTexts | None = None,
 ) -> tuple[TrainingCounts, bool]:
-    """The training rows of ``task`` as counts; ``(counts, from_cache)``."""
+    """The training rows of ``task`` as counts; ``(counts, from_cache)``. ``known``: texts
+    hashed already, reused when the training data is hashed (not cached yet)."""
     if frame is not None:
         if "task" in frame.columns:
             frame = frame[frame["task"] == task]
-        return counts_of_frame(hasher, frame.reset_index(drop=True), hooks), False
+        return counts_of_frame(hasher, frame.reset_index(drop=True), hooks, known=known), False
     path = paths.shipped_models_dir() / TRAINING_DATA
     loaded: list[bool] = []
 
@@ -843,7 +848,7 @@ def _training_base(
         return load_training_data(task, path)
 
     try:
-        counts = training_counts(task, hasher, path, load, hooks)
+        counts = training_counts(task, hasher, path, load, hooks, known=known)
     except FileNotFoundError:
         raise ModelError(path, "the shipped training data is missing.") from None
     return counts, not loaded
@@ -1037,7 +1042,9 @@ def retrain(
     u_keys = features.keys[text_of_pair]
 
     # -- the training data, less the texts the user labelled
-    base, cached = _training_base(task, hasher, base_training_data, hooks.scaled(0.25, 0.4))
+    base, cached = _training_base(
+        task, hasher, base_training_data, hooks.scaled(0.25, 0.4), known=features
+    )
     clash = np.isin(base.keys, u_keys) if len(u_keys) else np.zeros(len(base.keys), bool)
     kept = np.flatnonzero(~clash)
     b_y = base.labels[kept]
