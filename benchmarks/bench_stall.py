@@ -58,6 +58,8 @@ TICK = 0.010
 SETTLE = 1.5  # seconds of ticking after a task ended (its result being applied, repaint)
 
 
+#: With --dump-stalls, the watchdog is re-armed at most this often (see Ticker._tick).
+REARM = 0.03
 #: Late ticks (lateness over this) get a breakdown of where the gap went.
 BREAKDOWN_OVER = 0.020
 
@@ -132,6 +134,7 @@ class Ticker:
         self.dump_to = dump_to
         self.dump_after = dump_after
         self.clock: ThreadClock | None = None
+        self._armed_at = -1.0
         self.timer = QTimer()
         self.timer.setTimerType(Qt.TimerType.PreciseTimer)
         self.timer.setInterval(int(TICK * 1000))
@@ -140,8 +143,15 @@ class Ticker:
     def _tick(self) -> None:
         now = time.perf_counter()
         clock = self.clock.read()
+        rearm = False
         if self.dump_to is not None:
-            faulthandler.cancel_dump_traceback_later()
+            # Re-arming joins faulthandler's watchdog thread and starts a new one, with the
+            # GIL held: on busy cores the join waits until that thread is scheduled, which
+            # showed as the GUI thread "blocked" 60-130 ms. So at most every REARM s (the
+            # dump then comes 60-90 ms into a stall).
+            rearm = now - self._armed_at >= REARM or now - self.times[-1] > self.dump_after
+            if rearm:
+                faulthandler.cancel_dump_traceback_later()
             if now - self.times[-1] > self.dump_after:
                 b = _breakdown(now - self.times[-1], self.clocks[-1], clock)
                 self.dump_to.write(
@@ -152,8 +162,9 @@ class Ticker:
                 self.dump_to.flush()
         self.times.append(now)
         self.clocks.append(clock)
-        if self.dump_to is not None:
-            faulthandler.dump_traceback_later(self.dump_after, file=self.dump_to)
+        if rearm:
+            self._armed_at = now
+            faulthandler.dump_traceback_later(self.dump_after + REARM, file=self.dump_to)
 
     def start(self) -> None:
         if self.clock is None:
@@ -166,6 +177,7 @@ class Ticker:
         self.timer.stop()
         if self.dump_to is not None:
             faulthandler.cancel_dump_traceback_later()
+            self._armed_at = -1.0
 
     def worst(self, keep) -> tuple[float, float, int]:
         """(worst lateness in s, when that gap ended, its index) over tick gaps whose end
@@ -340,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--dump-stalls",
         type=Path,
-        help="write every thread's stack here whenever the GUI thread is 60 ms late "
+        help="write every thread's stack here whenever the GUI thread is 60-90 ms late "
         "(see benchmarks/stall_report.py)",
     )
     parser.add_argument(

@@ -1,6 +1,6 @@
 """Summarise the stacks bench_stall.py --dump-stalls wrote during GUI-thread stalls.
 
-Each dump is faulthandler's picture of every thread 60 ms into a stall; after it (or alone,
+Each dump is faulthandler's picture of every thread 60-90 ms into a stall; after it (or alone,
 when the whole process was starved and the watchdog thread could not run either) comes the
 stall's breakdown measured by the ticker on the GUI thread: its CPU time in the gap, its
 run-queue wait (runnable, not scheduled: the cores were busy elsewhere), the time it was
