@@ -24,10 +24,23 @@ the table -- and what they start). Peak memory after the import is the window wi
 1,000,000 messages loaded and classified (the import itself runs in a child process,
 whose peak is reported beside it).
 
+Each late tick is also broken down (:class:`Ticker`): the GUI thread's CPU time in the gap
+(work on it), its run-queue wait (runnable but not scheduled: the cores were busy), the rest
+(blocked: the interpreter lock, a lock, I/O) and the machine's steal time (the hypervisor ran
+something else). Per phase the JSON has the worst gaps' breakdowns and the sums over all
+gaps over 20 ms, with the load average and the phase's steal: on a shared 2-core machine the
+worst gap depends as much on the load as on the window. ``--child-niceness 0`` runs the tasks'
+child processes at normal priority, for comparison.
+
+``--dump-stalls`` perturbs what it measures: re-arming faulthandler's watchdog, and the dump
+itself, hold the GIL and wait for the watchdog thread; on busy cores this adds "blocked"
+stalls. Take the figures from a run without it, the stacks from a run with it.
+
 Usage::
 
     python -m benchmarks.bench_stall                  # 1,000,000 rows
     python -m benchmarks.bench_stall --rows 100000 --json out.json
+    python -m benchmarks.bench_stall --dump-stalls stalls.txt   # then benchmarks/stall_report.py
 """
 
 from __future__ import annotations
