@@ -123,6 +123,6 @@ class DetailPane(QWidget):
                     f'model: {model} &nbsp;<span style="color:{style.MUTED_TEXT}">{spread}</span>'
                 )
         if not cells:
-            cells.append(f'<span style="color:{style.MUTED_TEXT}">not predicted yet</span>')
+            cells.append(f'<span style="color:{style.MUTED_TEXT}">no prediction</span>')
         title = "Spam" if task == "spam" else "Sentiment"
         return f"<tr><td><b>{title}</b>&nbsp;&nbsp;</td><td>{'<br>'.join(cells)}</td></tr>"

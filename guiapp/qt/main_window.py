@@ -383,7 +383,7 @@ class MainWindow(QMainWindow):
             ["F5", "Ctrl+R"],
             "Train the models on the shipped data plus your labels",
         )
-        self.act_cancel_retrain = a("Cancel Retraining", lambda: self.runner.cancel("retrain"))
+        self.act_cancel_retrain = a("&Cancel Retraining", lambda: self.runner.cancel("retrain"))
         self.act_predict = a(
             "&Predict Again",
             self.predict_all,
@@ -415,12 +415,12 @@ class MainWindow(QMainWindow):
             "Run k-means again over the unlabelled messages",
         )
         self.act_show_flipped = a(
-            "Show Flipped Predictions",
+            "Show &Flipped Predictions",
             self.show_flipped,
             "Ctrl+Shift+F5",
             "Messages whose prediction changed in the last retrain",
         )
-        self.act_report = a("Last Retrain &Report…", self.show_retrain_report)
+        self.act_report = a("Last Retrain Rep&ort…", self.show_retrain_report)
         self.act_toggle_detail = a("&Details Pane", self._toggle_detail, "Ctrl+D", checkable=True)
         self.act_toggle_themes = a(
             "&Themes Pane", self._toggle_themes, "Ctrl+Shift+T", checkable=True
