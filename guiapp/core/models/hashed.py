@@ -21,7 +21,7 @@ import json
 import os
 import tempfile
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,8 @@ from guiapp.core.models.predict import model_texts
 from guiapp.core.progress import Hooks
 
 HASH_BATCH = 2000
+#: How often (seconds) Cancel is polled while waiting for a batch hashed by another thread.
+POLL_SECONDS = 0.05
 CACHE_FORMAT = 2
 CACHE_SUFFIX = ".counts"
 CACHE_FOLDER = "training-counts"
@@ -82,7 +84,7 @@ def hash_counts(
             # Each batch is copied into place as it comes, while the next ones are hashed
             # (a row-wise concatenation at the end took ~0.5 s, single-threaded, for
             # 33M entries -- most of it the first touch of the fresh memory).
-            out.append(futures[i].result())
+            out.append(_result(futures[i], hooks))
             futures[i] = None  # type: ignore[call-overload]  # the batch is copied: freed
             if i + window < len(starts):
                 futures.append(pool.submit(one, starts[i + window]))
@@ -91,6 +93,16 @@ def hash_counts(
         # On Cancel, do not wait for the batches in flight (their results are dropped).
         pool.shutdown(wait=False, cancel_futures=True)
     return out.matrix()
+
+
+def _result(future: Future[sp.csr_matrix], hooks: Hooks) -> sp.csr_matrix:
+    """The batch's counts; Cancel is polled while waiting (a batch of 2,000 e-mails takes
+    a few tenths of a second, more on a loaded machine)."""
+    while True:
+        try:
+            return future.result(timeout=POLL_SECONDS)
+        except TimeoutError:
+            hooks.check()
 
 
 class _Rows:
@@ -231,8 +243,11 @@ def hash_texts(
     """Hash each distinct text of ``messages`` (what the models read: subject + text) once.
     The counts are float32, as the cached training counts are (see
     :func:`training_counts`)."""
+    hooks = hooks or Hooks()
     texts = model_texts(messages)
+    hooks.check()
     codes, uniques = pd.factorize(pd.Series(texts, dtype=object), sort=False)
+    hooks.check()
     distinct = [str(t) for t in uniques]
     counts = hash_counts(hasher, distinct, hooks, n_jobs=n_jobs, dtype=np.float32)
     return HashedTexts(counts, codes.astype(np.int64), text_keys(distinct), hasher_key(hasher))
