@@ -120,7 +120,12 @@ def sniff_dialect(sample: str, name: str, *, complete: bool) -> Dialect:
                 mode, share, quoting = p_mode, p_share, False
         if mode < 2 or share < 0.6:
             continue
-        score = share + (0.2 if delimiter == preferred else 0.0)
+        # The extension's delimiter is preferred only where it also splits the first row
+        # (the header) like the others: a tab-separated ".csv" whose texts hold one comma
+        # each splits every data row in two at the comma, but not its header.
+        first = next((r for r in quoted if any(c.strip() for c in r)), [])
+        fits_header = len(first) == mode
+        score = share + (0.2 if delimiter == preferred and fits_header else 0.0)
         if best is None or score > best[0]:
             best = (score, mode, delimiter, quoting)
     if best is None:
