@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import faulthandler
+import gc
 import json
 import os
 import resource
@@ -209,6 +210,16 @@ class Ticker:
         t = np.asarray(self.times)
         return (np.diff(t) - TICK)[keep(t[1:])] if len(t) > 1 else np.zeros(0)
 
+    def worst_without_steal(self, keep) -> float | None:
+        """Worst lateness (ms) over the selected gaps during which no steal was counted."""
+        t = np.asarray(self.times)
+        if len(t) < 2:
+            return None
+        steal = np.diff(np.asarray([c[4] for c in self.clocks]))
+        gaps = np.diff(t) - TICK
+        mask = keep(t[1:]) & (steal == 0)
+        return round(float(gaps[mask].max()) * 1000, 1) if mask.any() else None
+
     def breakdown(self, i: int) -> dict:
         """Where gap ``i`` (between ticks i and i+1) went, in ms (see the class docstring)."""
         return _breakdown(self.times[i + 1] - self.times[i], self.clocks[i], self.clocks[i + 1])
@@ -256,6 +267,43 @@ def _breakdown(gap: float, before: tuple, after: tuple) -> dict:
     }
 
 
+class GcWatch:
+    """Python's cyclic collections on the GUI thread: how many, and the longest (ms), per
+    generation -- a full collection over everything a big project holds runs with the GIL
+    held on whichever thread's allocation set it off."""
+
+    def __init__(self) -> None:
+        self.gui = threading.get_ident()
+        self.started: float | None = None
+        self.runs: list[tuple[int, float]] = []  # (generation, seconds)
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: dict) -> None:
+        if threading.get_ident() != self.gui:
+            return
+        if phase == "start":
+            self.started = time.perf_counter()
+        elif self.started is not None:
+            self.runs.append((info["generation"], time.perf_counter() - self.started))
+            self.started = None
+
+    def take(self) -> dict:
+        runs, self.runs = self.runs, []
+        out = {}
+        for generation in (0, 1, 2):
+            times = [t for g, t in runs if g == generation]
+            if times:
+                out[f"gen{generation}"] = {
+                    "count": len(times),
+                    "max_ms": round(max(times) * 1000, 1),
+                    "total_ms": round(sum(times) * 1000, 1),
+                }
+        return out
+
+
+GC_WATCH: GcWatch | None = None
+
+
 def run_task(app, window, kind: str, start, done_signal, ticker: Ticker, timeout=900.0) -> dict:
     """Start a task from the window and run the real event loop until ``done_signal`` (the
     window has applied the result) plus SETTLE seconds. Ticks are split into those that
@@ -290,6 +338,8 @@ def run_task(app, window, kind: str, start, done_signal, ticker: Ticker, timeout
         ticker.dump_to.write(f"=== task {kind}\n")
         ticker.dump_to.flush()
     ticker.start()
+    if GC_WATCH is not None:
+        GC_WATCH.take()
     began = time.perf_counter()
     start()
     loop.exec()
@@ -342,6 +392,12 @@ def run_task(app, window, kind: str, start, done_signal, ticker: Ticker, timeout
         else None,
         "late_during": ticker.late_breakdown(in_worker),
         "late_applying": ticker.late_breakdown(rest),
+        # The same worst gaps among those in which the hypervisor stole no time (steal is
+        # counted in 10 ms ticks over all CPUs): what the window and this machine's load
+        # made of them, without the host's.
+        "worst_stall_during_without_steal_ms": ticker.worst_without_steal(in_worker),
+        "worst_stall_applying_without_steal_ms": ticker.worst_without_steal(rest),
+        "gc_on_gui_thread": GC_WATCH.take() if GC_WATCH is not None else None,
     }
 
 
@@ -383,6 +439,8 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="triage-bench-stall-"))
     os.environ["TRIAGE_DATA_DIR"] = str(tmp / "data")
 
+    global GC_WATCH
+    GC_WATCH = GcWatch()
     app = QApplication.instance() or QApplication([])
     app.setStyle("Fusion")
     from guiapp.qt.main_window import MainWindow
