@@ -341,7 +341,9 @@ def run_task(app, window, kind: str, start, done_signal, ticker: Ticker, timeout
     if GC_WATCH is not None:
         GC_WATCH.take()
     began = time.perf_counter()
+    cpu = time.thread_time()
     start()
+    start_cpu = time.thread_time() - cpu
     loop.exec()
     ticker.stop()
     guard.stop()
@@ -374,6 +376,8 @@ def run_task(app, window, kind: str, start, done_signal, ticker: Ticker, timeout
         # (all of them): no thread of this machine could run then, whatever its priority.
         "steal_seconds": round(steal, 2),
         "task_seconds": round(done["at"] - began, 2),
+        # The GUI thread's CPU in the call that starts the task (the first gap has it).
+        "start_call_cpu_ms": round(start_cpu * 1000, 1),
         "background_tasks": len(spans),
         "background_seconds": round(sum(b - a for a, b in spans), 2),
         "worst_stall_during_ms": round(during * 1000, 1),

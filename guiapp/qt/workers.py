@@ -37,7 +37,11 @@ from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 from guiapp.core.errors import Cancelled
 from guiapp.qt.processes import resolve_refs, run_in_process
 
-PROGRESS_INTERVAL = 0.05  # seconds between progress signals from one worker
+#: Seconds between progress signals from one worker. Each one repaints the task's progress
+#: bar synchronously (QProgressBar.setValue repaints at once): at 20 per second they took
+#: some 1.5 s of the GUI thread's 10 s of work over bench_stall's run (py-spy); ten per
+#: second still move the bar smoothly.
+PROGRESS_INTERVAL = 0.1
 _run_ids = itertools.count(1)
 
 #: Every live runner, so tests can fail when a test leaves a worker running.
