@@ -37,6 +37,17 @@ from guiapp.qt import style
 NO_COLUMN = "(none)"
 
 
+def ok_cancel_buttons(dialog: QDialog, ok_text: str) -> QDialogButtonBox:
+    """An OK (named ``ok_text``) / Cancel button box that accepts or rejects ``dialog``."""
+    buttons = QDialogButtonBox(
+        QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+    )
+    buttons.button(QDialogButtonBox.StandardButton.Ok).setText(ok_text)
+    buttons.accepted.connect(dialog.accept)
+    buttons.rejected.connect(dialog.reject)
+    return buttons
+
+
 def _muted(text: str) -> QLabel:
     label = QLabel(text)
     label.setWordWrap(True)
@@ -114,12 +125,7 @@ class ColumnMappingDialog(QDialog):
         layout.addWidget(self.table, 1)
         self.text_combo.currentIndexChanged.connect(self._highlight)
         self._highlight()
-        buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Import")
-        buttons.accepted.connect(self.accept)
-        buttons.rejected.connect(self.reject)
+        buttons = ok_cancel_buttons(self, "Import")
         layout.addWidget(buttons)
 
     def _highlight(self) -> None:
@@ -228,12 +234,7 @@ class RetrainDialog(QDialog):
                 "you can go back to an earlier one or to the shipped model at any time."
             )
         )
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Retrain")
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
+        self.buttons = ok_cancel_buttons(self, "Retrain")
         layout.addWidget(self.buttons)
         self._update()
 
@@ -291,12 +292,7 @@ class ExportDialog(QDialog):
                 "would run as formulas are made safe; Triage reads them back exactly."
             )
         )
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
+        self.buttons = ok_cancel_buttons(self, "Export")
         layout.addWidget(self.buttons)
         self.path_edit.textChanged.connect(self._update)
         self._update()

@@ -34,6 +34,7 @@ from guiapp.core import session
 from guiapp.core.errors import ModelError
 from guiapp.core.messages import CLASSES, TASKS
 from guiapp.qt import style
+from guiapp.qt.dialogs import ok_cancel_buttons
 
 TASK_TITLES = {"spam": "Spam model", "sentiment": "Sentiment model"}
 SKOPS_FILTER = "Triage shared models (*.skops)"
@@ -404,12 +405,7 @@ class ExportModelDialog(QDialog):
         layout.addLayout(form)
         self.card_note = _muted("", self, plain=True)
         layout.addWidget(self.card_note)
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
+        self.buttons = ok_cancel_buttons(self, "Export")
         layout.addWidget(self.buttons)
         self._folder = folder
         self._auto_name = ""
@@ -584,12 +580,7 @@ class ImportModelDialog(QDialog):
                 self,
             )
         )
-        self.buttons = QDialogButtonBox(
-            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
-        )
-        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Import")
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
+        self.buttons = ok_cancel_buttons(self, "Import")
         layout.addWidget(self.buttons)
         _fit_to_width(self, 620)
 

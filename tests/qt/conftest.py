@@ -103,3 +103,14 @@ def project(tmp_path, collection):
     project = Project.create(tmp_path / "test.triage", collection)
     yield project
     project.close()
+
+
+@pytest.fixture
+def window(qtbot, settings):
+    """The main window with the SMS fixture open (test files may define their own)."""
+    from qt_helpers import make_window, open_file
+
+    window = make_window(qtbot, settings)
+    open_file(qtbot, window)
+    yield window
+    window.close()

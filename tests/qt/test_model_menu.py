@@ -8,7 +8,6 @@ import json
 import shutil
 
 import numpy as np
-import pytest
 import sklearn
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox, QFileDialog
@@ -19,14 +18,6 @@ from guiapp.qt.model_dialogs import ExportModelDialog, ImportModelDialog, ModelP
 from guiapp.qt.table_model import COLUMN_INDEX
 
 RETRAIN_WAIT = 600_000
-
-
-@pytest.fixture
-def window(qtbot, settings):
-    window = make_window(qtbot, settings)
-    open_file(qtbot, window)
-    yield window
-    window.close()
 
 
 def refused_user_version(task: str) -> str:

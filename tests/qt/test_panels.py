@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from PySide6.QtCore import Qt
 from qt_helpers import FIXTURES, WAIT, make_window, open_file
 
 from guiapp.qt.dialogs import ExportDialog, RetrainDialog
 from guiapp.qt.settings import Settings
-
-
-@pytest.fixture
-def window(qtbot, settings):
-    window = make_window(qtbot, settings)
-    open_file(qtbot, window)
-    yield window
-    window.close()
 
 
 def test_clicking_a_theme_filters_the_table(qtbot, window):

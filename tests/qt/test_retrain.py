@@ -8,9 +8,8 @@ import sqlite3
 import time
 
 import numpy as np
-import pytest
 from PySide6.QtCore import QTimer
-from qt_helpers import WAIT, make_window, open_file
+from qt_helpers import WAIT
 
 from guiapp.core import models
 from guiapp.core.paths import shipped_models_dir
@@ -25,14 +24,6 @@ def shipped_hashes() -> dict[str, str]:
         for p in sorted(shipped_models_dir().iterdir())
         if p.is_file()
     }
-
-
-@pytest.fixture
-def window(qtbot, settings):
-    window = make_window(qtbot, settings)
-    open_file(qtbot, window)
-    yield window
-    window.close()
 
 
 def correct_some(window) -> tuple[np.ndarray, np.ndarray]:

@@ -6,7 +6,6 @@ import threading
 import time
 
 import numpy as np
-import pytest
 from PySide6.QtCore import QTimer
 from qt_helpers import SMS, WAIT, make_window, open_file
 
@@ -25,14 +24,6 @@ def slow_task(seconds: float, *, on_progress=None, stop_requested=None, result="
         on_progress(i, steps, f"step {i}")
         time.sleep(0.01)
     return result
-
-
-@pytest.fixture
-def window(qtbot, settings):
-    window = make_window(qtbot, settings)
-    open_file(qtbot, window)
-    yield window
-    window.close()
 
 
 def test_a_read_only_project_refuses_the_edit_and_says_so(qtbot, window):

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 from qt_helpers import FIXTURES, SMS, WAIT, make_window, open_file  # noqa: E402
@@ -15,14 +14,6 @@ from guiapp.core.io import load_collection
 from guiapp.qt.dialogs import ColumnMappingDialog
 from guiapp.qt.settings import Settings
 from guiapp.qt.table_model import COLUMN_INDEX, ScoreRole
-
-
-@pytest.fixture
-def window(qtbot, settings):
-    window = make_window(qtbot, settings)
-    open_file(qtbot, window)
-    yield window
-    window.close()
 
 
 def wait_idle(qtbot, window):
