@@ -362,14 +362,17 @@ def import_to_file(
 
 
 def open_project(path: str | Path, *, on_progress=None, stop_requested=None) -> Opened:
-    """Open a project file and restore its themes."""
+    """Open a project file and restore its themes; ``model_errors`` says which models in
+    use could not be loaded (another scikit-learn, a missing file), from their cards."""
+    from guiapp.core import models
+
     project = Project.open(path, on_progress=on_progress, stop_requested=stop_requested)
     try:
         project.collection.clustering = restore_clustering(project)
     except Exception:
         project.close()
         raise
-    return Opened(project)
+    return Opened(project, model_errors=models.unusable_models())
 
 
 def recover_project(path: str | Path, *, on_progress=None, stop_requested=None) -> Opened:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import sklearn
 from test_models import sms_frame, tweet_frame
 
 from guiapp.core import models, paths
@@ -116,3 +117,31 @@ def test_sentiment_from_scratch_keeps_the_shipped_class_offsets(tmp_path, monkey
     assert card["hyperparameters"]["intercept_offsets"] == offsets
     assert card["hyperparameters"]["C"] == training.SENTIMENT_C
     assert any("from scratch" in n for n in results["sentiment"].report.notes)
+
+
+def test_opening_a_project_names_the_models_in_use_that_cannot_be_loaded(tmp_path):
+    from guiapp.core import session
+
+    sms = Path(__file__).resolve().parents[1] / "fixtures" / "qt" / "sms.csv"
+    opened = session.import_files([sms], project_path=tmp_path / "p.triage")
+    opened.project.close()
+    assert opened.model_errors == {}
+    again = session.open_project(tmp_path / "p.triage")
+    again.project.close()
+    assert again.model_errors == {}  # the shipped models are usable
+
+    version = refused_user_version("sentiment")
+    again = session.open_project(tmp_path / "p.triage")
+    again.project.close()
+    assert list(again.model_errors) == ["sentiment"]
+    error = again.model_errors["sentiment"]
+    assert error.remedy == "retrain" and "scikit-learn 1.5.2" in str(error)
+    assert version in str(error.path)
+    # a missing model file is named too (its card of this scikit-learn)
+    folder = paths.user_models_dir() / "sentiment" / version
+    card = json.loads((folder / "sentiment.card.json").read_text())
+    card["environment"]["scikit_learn"] = sklearn.__version__
+    (folder / "sentiment.card.json").write_text(json.dumps(card))
+    assert models.unusable_models() == {}
+    os.remove(folder / "sentiment.joblib")
+    assert "missing" in str(models.unusable_models()["sentiment"])

@@ -38,6 +38,7 @@ from guiapp.core.models.registry import (
     load_current,
     load_model,
     rollback,
+    unusable_models,
 )
 from guiapp.core.models.training import (
     RetrainReport,
@@ -80,4 +81,5 @@ __all__ = [
     "rollback",
     "train_from_files",
     "train_task",
+    "unusable_models",
 ]

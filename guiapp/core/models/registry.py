@@ -344,6 +344,22 @@ def load_current(task: str, version: str | None = None) -> TrainedModel:
     return model
 
 
+def unusable_models() -> dict[str, ModelError]:
+    """Per task whose model in use cannot be loaded, why: checked from the cards alone (no
+    file is read or unpickled), so it is cheap enough for every project open. A model that
+    passes may still fail its SHA-256 check when it is loaded."""
+    out: dict[str, ModelError] = {}
+    for task in TASKS:
+        try:
+            chosen = _find(task, None)
+            check_environment(chosen.card, chosen.path)
+            if not chosen.path.is_file():
+                raise ModelError(chosen.path, "the model file is missing.", remedy=RETRAIN_REMEDY)
+        except ModelError as exc:
+            out[task] = exc
+    return out
+
+
 def describe_version(task: str, version: str) -> dict[str, Any] | None:
     """The card of a version plus its ``path`` (None when there is no such version)."""
     try:
