@@ -114,36 +114,16 @@ def main(argv: list[str] | None = None) -> int:
     env_note = f"load average {os.getloadavg()[0]:.1f}"
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out.csv"
-        ours = measure(
-            [
-                sys.executable,
-                "-m",
-                "guiapp",
-                "classify",
-                str(source),
-                "-o",
-                str(out),
+
+        def triage_classify(clusters: str) -> list[str]:
+            return [sys.executable, "-m", "guiapp", "classify", str(source), "-o", str(out)] + [
                 "--quiet",
                 "--clusters",
-                "20",
-            ],
-            args.runs,
-        )
-        ours_nc = measure(
-            [
-                sys.executable,
-                "-m",
-                "guiapp",
-                "classify",
-                str(source),
-                "-o",
-                str(out),
-                "--quiet",
-                "--clusters",
-                "0",
-            ],
-            args.runs,
-        )
+                clusters,
+            ]
+
+        ours = measure(triage_classify("20"), args.runs)
+        ours_nc = measure(triage_classify("0"), args.runs)
         plain = measure(
             [sys.executable, "-c", PLAIN, str(models_path), str(source), str(out), "cluster"],
             args.runs,

@@ -278,19 +278,15 @@ class TaskRunner(QObject):
 
     def _on_worker_succeeded(self, run_id: int, result: Any) -> None:
         task = self._live(run_id)
-        if task is None:
-            return
-        self._finish(task)
-        if task.on_result is not None:
-            try:
-                task.on_result(result)
-            except Exception as exc:  # noqa: BLE001 - a failing handler is still reported
-                self._report(task, exc, traceback.format_exc())
+        if task is not None:
+            self._deliver(task, result)
 
     def _on_worker_committed(self, run_id: int, result: Any) -> None:
         task = self._running.get(run_id)
-        if task is None or self._closed:
-            return
+        if task is not None and not self._closed:
+            self._deliver(task, result)
+
+    def _deliver(self, task: Task, result: Any) -> None:
         self._finish(task)
         if task.on_result is not None:
             try:

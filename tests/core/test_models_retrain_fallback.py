@@ -6,33 +6,18 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import sklearn
+from model_helpers import refused_user_version
 from test_models import sms_frame, tweet_frame
 
 from guiapp.core import models, paths
 from guiapp.core.errors import ModelError
 from guiapp.core.models import training
-
-
-def refused_user_version(task: str, version: str = "") -> str:
-    """Copy the shipped model into the user's data directory as a version whose card says
-    it was made by another scikit-learn, and make it active (what an app upgrade leaves)."""
-    version = version or f"{task}-20200101-000000-000000"
-    folder = paths.user_models_dir() / task / version
-    folder.mkdir(parents=True)
-    shutil.copy(paths.shipped_models_dir() / f"{task}.joblib", folder / f"{task}.joblib")
-    card = json.loads((paths.shipped_models_dir() / f"{task}.card.json").read_text())
-    card["version"], card["shipped"] = version, False
-    card["environment"]["scikit_learn"] = "1.5.2"
-    (folder / f"{task}.card.json").write_text(json.dumps(card))
-    models.activate(task, version)
-    return version
 
 
 def labelled() -> tuple:

@@ -9,30 +9,16 @@ import shutil
 
 import numpy as np
 import sklearn
+from model_helpers import refused_user_version
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox, QFileDialog
 from qt_helpers import WAIT, make_window, open_file
 
-from guiapp.core import models, paths
+from guiapp.core import models
 from guiapp.qt.model_dialogs import ExportModelDialog, ImportModelDialog, ModelProblemsDialog
 from guiapp.qt.table_model import COLUMN_INDEX
 
 RETRAIN_WAIT = 600_000
-
-
-def refused_user_version(task: str) -> str:
-    """The shipped model copied as a user version whose card names another scikit-learn,
-    made active: what an upgrade of the app leaves behind."""
-    version = f"{task}-20200101-000000-000000"
-    folder = paths.user_models_dir() / task / version
-    folder.mkdir(parents=True)
-    shutil.copy(paths.shipped_models_dir() / f"{task}.joblib", folder / f"{task}.joblib")
-    card = json.loads((paths.shipped_models_dir() / f"{task}.card.json").read_text())
-    card["version"], card["shipped"] = version, False
-    card["environment"]["scikit_learn"] = "1.5.2"
-    (folder / f"{task}.card.json").write_text(json.dumps(card))
-    models.activate(task, version)
-    return version
 
 
 def ok(dialog):
