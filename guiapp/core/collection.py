@@ -13,6 +13,7 @@ Label edits go through :mod:`guiapp.core.commands`, never by writing the arrays 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -50,6 +51,9 @@ class Collection:
     revision: int = 0
     """Bumped on every label change; background results computed from an older revision
     know they are stale (see ``guiapp.core.commands``)."""
+    source: Path | None = None
+    """The project file this collection belongs to (its models are that project's), or
+    None: a collection of files, predicted by the shipped models."""
 
     def __post_init__(self) -> None:
         n = len(self.messages)

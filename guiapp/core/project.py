@@ -55,7 +55,18 @@ APPLICATION_ID = 0x54524947  # "TRIG"
 SUFFIX = ".triage"
 CHUNK_ROWS = 100_000
 
-_SCHEMA = """
+#: The project's own model versions (see :mod:`guiapp.core.models.store`); made on open in
+#: files from before models belonged to projects.
+MODEL_SCHEMA = """
+CREATE TABLE IF NOT EXISTS model_versions(
+    version TEXT PRIMARY KEY, task TEXT NOT NULL, created TEXT NOT NULL,
+    card TEXT NOT NULL, data BLOB NOT NULL, sha256 TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS model_training(
+    version TEXT PRIMARY KEY, rows BLOB NOT NULL, labels BLOB NOT NULL);
+"""
+
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS message_chunks(
     first_row INTEGER PRIMARY KEY, n_rows INTEGER NOT NULL, data BLOB NOT NULL);
@@ -73,6 +84,8 @@ CREATE TABLE IF NOT EXISTS models(
     task TEXT NOT NULL, version TEXT NOT NULL, sha256 TEXT NOT NULL, path TEXT NOT NULL,
     card TEXT NOT NULL, created TEXT NOT NULL, PRIMARY KEY(task, version));
 """
+    + MODEL_SCHEMA
+)
 
 
 class DamagedProject(ProjectError):
@@ -205,6 +218,7 @@ class Project:
         except OSError as exc:
             _remove_db(tmp)
             raise ProjectError(path, f"cannot write the project: {exc.strerror or exc}") from exc
+        collection.source = path
         return cls(path, _connect(path), collection)
 
     @classmethod
@@ -240,6 +254,12 @@ class Project:
         except Exception:
             conn.close()
             raise
+        try:
+            conn.executescript(MODEL_SCHEMA)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise _db_error(path, exc, "opening the project") from exc
+        collection.source = path
         project = cls(path, conn, collection)
         if backup:
             project.write_backup()
@@ -445,6 +465,67 @@ class Project:
             {"task": t, "version": v, "sha256": s, "path": p, "card": json.loads(c), "created": cr}
             for t, v, s, p, c, cr in rows
         ]
+
+    # ------------------------------------------------------------------ model versions
+    def add_model_version(
+        self,
+        model,
+        origin: dict,
+        *,
+        activate: bool = True,
+        trained_on: tuple[np.ndarray, np.ndarray] | None = None,
+    ):
+        """Store ``model`` as a new version of this project's (see :mod:`.models.store`);
+        its :class:`~guiapp.core.models.store.StoredVersion`."""
+        from guiapp.core.models import store
+
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                version = store.add(
+                    self._conn, model, origin, activate=activate, trained_on=trained_on
+                )
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+                raise _db_error(self.path, exc, "saving a model version") from exc
+            return version
+
+    def set_active_model(self, task: str, version: str) -> None:
+        from guiapp.core.models import store
+
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                store.set_active(self._conn, task, version)
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+                raise _db_error(self.path, exc, "choosing a model version") from exc
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+                raise
+
+    def model_versions(self, task: str) -> list:
+        from guiapp.core.models import store
+
+        with self._lock:
+            return store.versions(self._conn, task)
+
+    def active_models(self) -> dict[str, str]:
+        from guiapp.core.models import store
+
+        with self._lock:
+            return store.active(self._conn)
+
+    def load_model(self, task: str, version: str | None = None):
+        from guiapp.core.models import store
+
+        with self._lock:
+            return store.load(self._conn, task, version, self.path.name)
 
     def close(self) -> None:
         with self._lock:

@@ -118,7 +118,8 @@ def predict(
     on_progress=None,
     stop_requested=None,
 ) -> Predictions:
-    """Run the active (or the given version of the) models over ``rows`` of a collection.
+    """Run the project's active (or the given version of its) models over ``rows`` of a
+    collection (a collection without a project: the shipped models).
 
     Both tasks share one pass over the texts. A task whose model cannot be loaded (a
     refused or missing model file) is skipped with a note; the other one still runs.
@@ -132,7 +133,7 @@ def predict(
     loaded = []
     for task in tasks:
         try:
-            loaded.append(models.load_current(task, version=(versions or {}).get(task)))
+            loaded.append(models.load_from(collection.source, task, (versions or {}).get(task)))
         except ModelError as exc:
             out.notes.append(f"No {task} predictions: {exc}")
             out.errors[task] = exc
@@ -308,8 +309,6 @@ def import_files(
         if clustering is not None:
             project.save_json(CLUSTERING_KEY, clustering.to_json())
             project.save_named_arrays(CLUSTERING_KEY, clustering.state_arrays())
-        for task, version in collection.model_versions.items():
-            _record_model(project, task, version)
     except Exception:
         project.close()
         raise
@@ -363,16 +362,26 @@ def import_to_file(
 
 def open_project(path: str | Path, *, on_progress=None, stop_requested=None) -> Opened:
     """Open a project file and restore its themes; ``model_errors`` says which models in
-    use could not be loaded (another scikit-learn, a missing file), from their cards."""
-    from guiapp.core import models
-
+    use could not be loaded (a damaged or missing model)."""
     project = Project.open(path, on_progress=on_progress, stop_requested=stop_requested)
     try:
         project.collection.clustering = restore_clustering(project)
+        errors = unusable_models(project)
     except Exception:
         project.close()
         raise
-    return Opened(project, model_errors=models.unusable_models())
+    return Opened(project, model_errors=errors)
+
+
+def unusable_models(project: Project) -> dict[str, ModelError]:
+    """Per task whose model in use cannot be loaded, why (each is loaded and checked)."""
+    out: dict[str, ModelError] = {}
+    for task in TASKS:
+        try:
+            project.load_model(task)
+        except ModelError as exc:
+            out[task] = exc
+    return out
 
 
 def recover_project(path: str | Path, *, on_progress=None, stop_requested=None) -> Opened:
@@ -394,46 +403,54 @@ def _hooks(h: Hooks) -> dict:
     return {"on_progress": h.on_progress, "stop_requested": h.stop_requested}
 
 
-def _record_model(project: Project, task: str, version: str) -> None:
-    from guiapp.core import models
-
-    info = models.describe_version(task, version)
-    if info is not None:
-        project.record_model(task, version, info.get("sha256", ""), info.get("path", ""), info)
-
-
 # ----------------------------------------------------------------------------- retraining
 @dataclass
 class TaskReport:
-    """What retraining one task's model changed (the window's report tab for that task)."""
+    """What retraining one task's model changed (the report's tab for that task).
+
+    Every figure is measured on labels the measured model was not fitted on; a figure is
+    None where there are too few labels to measure it (see
+    :func:`guiapp.core.models.figures`): ``new`` -- the new model, by ``method``
+    (cross-validation over the project's labels); ``previous`` -- the version in use
+    before, on the ``n_added`` labels added since it was trained; ``start`` -- the model
+    the retrain started from (shipped or imported) on all ``n_user_labels`` labels.
+    """
 
     task: str
-    version: str
+    version: str  # the new version's id once saved ("" before; the previous one if kept)
     previous: str
+    start_version: str
+    kept: bool  # the starting model cross-validated best: no new version
     n_user_labels: int
     n_corrected: int
-    cv: dict
-    """``{"before": {"accuracy", "macro_recall"}, "after": {...}, "method": str, "note": str}``
-    -- cross-validated on the user's labelled messages."""
+    method: str
+    new: dict | None
+    previous_figures: dict | None
+    n_added: int
+    start: dict
     classes: list[str]
-    per_class: dict[str, dict]  # class -> precision, recall, support (after)
-    confusion: list[list[int]]  # rows: true class, columns: predicted (after)
+    changed_unlabelled: int  # unlabelled messages whose predicted label changed
     flipped: int  # rows of the collection whose predicted label changed
     card: dict = field(default_factory=dict)
+    choice: dict = field(default_factory=dict)
     unfitted_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     """Store rows whose user label the new model still contradicts (see ``notes``)."""
     unfitted_reasons: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    edit: int = 0  # the project's edit number the labels were read at
 
 
 @dataclass
 class RetrainOutcome:
-    """The result of :func:`retrain`, applied by :func:`apply_retrain`."""
+    """The result of :func:`retrain`, saved by :func:`save_retrain`, shown by
+    :func:`apply_retrain`."""
 
     revision: int  # the collection revision (label edits) the training data was read at
     reports: dict[str, TaskReport]
     predictions: Predictions
     flipped: np.ndarray  # store rows whose predicted label changed (any task), ascending
+    models: dict = field(default_factory=dict, repr=False)
+    """Per task with a new version, ``(TrainedModel, origin, (rows, labels))`` to store."""
 
 
 def retrain(
@@ -442,117 +459,124 @@ def retrain(
     *,
     revision: int | None = None,
     before: dict[str, np.ndarray] | None = None,
+    edit: int = 0,
     on_progress=None,
     stop_requested=None,
 ) -> RetrainOutcome:
-    """Train new versions of the models on the shipped data plus the user's labels.
+    """Adapt the project's models to its labels (see :mod:`guiapp.core.models.adapt`).
 
-    ``collection`` is a :func:`snapshot`: the user may keep labelling the original; the
-    outcome says which ``revision`` of the labels it learnt from. Every new model is saved as
-    a version in the user's data directory (never in the shipped ``models/``); predictions
-    for every row come back in the outcome, nothing is applied here.
+    ``collection`` is a :func:`snapshot` (the user may keep labelling the original); the
+    outcome says which ``revision`` of the labels it learnt from. Nothing is saved here:
+    :func:`save_retrain` stores the new versions in the project. A task without labels is
+    not retrained.
 
-    ``before``: per task, the predicted label codes the flipped rows are counted against
-    (``Collection.predicted``; the window passes the codes it keeps, so the snapshot it
-    sends need not carry the probabilities).
+    ``before``: per task, the predicted label codes the changes are counted against
+    (``Collection.predicted``: the window passes the codes it keeps); ``edit``: the
+    project's edit number the labels were read at (recorded in each version's origin).
     """
     from guiapp.core import models
 
     hooks = Hooks(on_progress, stop_requested)
-    tasks = [t for t in TASKS if t in tasks]
-    # Each distinct text is hashed once, for every task's training and for the predictions.
-    results, prob_by_task = models.retrain_many(
+    tasks = [t for t in TASKS if t in tasks and (collection.user[t] >= 0).any()]
+    was = {
+        t: (before or {}).get(t)
+        if (before or {}).get(t) is not None and len(before[t]) == len(collection)
+        else collection.predicted(t)
+        for t in tasks
+    }
+    outcomes = models.retrain_project(
         collection.messages,
         {t: collection.user[t] for t in tasks},
-        corrected={t: collection.corrected[t] for t in tasks},
+        source=collection.source,
+        before=was,
         hooks=hooks,
     )
-    probs = [prob_by_task[t] for t in tasks]
     predictions = Predictions(rows=None, n_rows=len(collection))
     reports: dict[str, TaskReport] = {}
+    new_models: dict = {}
     flipped = np.zeros(len(collection), dtype=bool)
-    for task, prob in zip(tasks, probs, strict=True):
-        prob = np.asarray(prob, dtype=np.float32)
-        prob = np.ascontiguousarray(prob[:, 1]) if task == "spam" else prob
-        was = (before or {}).get(task)
-        if was is None or len(was) != len(collection):
-            was = collection.predicted(task)
-        changed = (was != _codes(task, prob)) & (was >= 0)
+    for task, done in outcomes.items():
+        changed = (was[task] != done.codes) & (was[task] >= 0)
         flipped |= changed
-        model = results[task].model
-        predictions.prob[task] = prob
-        predictions.versions[task] = model.version
-        predictions.cards[task] = {**model.card, "path": str(model.path or "")}
-        reports[task] = _task_report(task, results[task], collection, int(changed.sum()))
+        version = done.previous_version if done.kept_start else ""
+        predictions.prob[task] = done.probabilities
+        predictions.versions[task] = version
+        predictions.cards[task] = dict(done.model.card)
+        if not done.kept_start:
+            origin = {
+                "kind": "retrained",
+                "labels": int(len(done.labelled_rows)),
+                "edit": int(edit),
+                "parent": done.previous_version,
+                "start": done.start_version,
+            }
+            new_models[task] = (done.model, origin, (done.labelled_rows, done.labels))
+        reports[task] = TaskReport(
+            task=task,
+            version=version,
+            previous=done.previous_version,
+            start_version=done.start_version,
+            kept=done.kept_start,
+            n_user_labels=int(len(done.labelled_rows)),
+            n_corrected=int(collection.corrected[task].sum()),
+            method=done.method,
+            new=done.new,
+            previous_figures=done.previous,
+            n_added=done.n_added,
+            start=done.start,
+            classes=list(CLASSES[task]),
+            changed_unlabelled=done.changed_unlabelled,
+            flipped=int(changed.sum()),
+            card=dict(done.model.card),
+            choice=dict(done.choice),
+            unfitted_rows=done.unfitted_rows,
+            unfitted_reasons=dict(done.unfitted_reasons),
+            notes=list(done.notes),
+            edit=int(edit),
+        )
     hooks.progress(1000, 1000, "retrained")
     return RetrainOutcome(
         revision=collection.revision if revision is None else revision,
         reports=reports,
         predictions=predictions,
         flipped=np.flatnonzero(flipped),
-    )
-
-
-def _codes(task: str, prob: np.ndarray) -> np.ndarray:
-    if task == "spam":
-        codes = (prob >= 0.5).astype(np.int8)
-        codes[np.isnan(prob)] = NO_LABEL
-        return codes
-    codes = np.argmax(np.nan_to_num(prob, nan=-1.0), axis=1).astype(np.int8)
-    codes[np.isnan(prob).any(axis=1)] = NO_LABEL
-    return codes
-
-
-def _task_report(task: str, result, collection: Collection, flipped: int) -> TaskReport:
-    report = result.report
-    return TaskReport(
-        task=task,
-        version=result.model.version,
-        previous=collection.model_versions.get(task, ""),
-        n_user_labels=int((collection.user[task] >= 0).sum()),
-        n_corrected=int(collection.corrected[task].sum()),
-        cv=dict(report.cv),
-        classes=list(CLASSES[task]),
-        per_class={k: dict(v) for k, v in report.per_class.items()},
-        confusion=[list(map(int, row)) for row in report.confusion],
-        flipped=flipped,
-        card=dict(result.model.card),
-        unfitted_rows=np.flatnonzero(collection.user[task] >= 0)[report.unfitted_rows],
-        unfitted_reasons=dict(report.unfitted_reasons),
-        notes=list(report.notes),
+        models=new_models,
     )
 
 
 def apply_retrain(project: Project, outcome: RetrainOutcome, *, save: bool = True) -> None:
-    """Make the retrained models current in the open project (predictions + record);
+    """Make the retrained models current in the open project (predictions + versions);
     ``save=False``: they were saved with :func:`save_retrain` first."""
-    apply_predictions(project, outcome.predictions, save=save)
     if save:
-        _record_retrained(project, outcome)
+        save_retrain(project, outcome)
+    apply_predictions(project, outcome.predictions, save=False)
 
 
 def save_retrain(project: Project, outcome: RetrainOutcome) -> None:
-    """Write a retrain's predictions and model records to the project file, leaving the
-    open collection as it is (see :func:`save_predictions`)."""
+    """Store the new versions in the project (made active) and the predictions they made,
+    leaving the open collection as it is (see :func:`save_predictions`)."""
+    for task, (model, origin, trained_on) in outcome.models.items():
+        stored = project.add_model_version(model, origin, trained_on=trained_on)
+        outcome.predictions.versions[task] = stored.version
+        outcome.predictions.cards[task] = dict(stored.card)
+        outcome.reports[task].version = stored.version
+        outcome.reports[task].card = dict(stored.card)
+    outcome.models = {}
     save_predictions(project, outcome.predictions)
-    _record_retrained(project, outcome)
-
-
-def _record_retrained(project: Project, outcome: RetrainOutcome) -> None:
-    for task, version in outcome.predictions.versions.items():
-        card = outcome.predictions.cards.get(task, {})
-        project.record_model(task, version, card.get("sha256", ""), card.get("path", ""), card)
+    save_yardsticks(project, outcome)
 
 
 @dataclass
 class VersionInfo:
-    """One model version as the versions dialog lists it."""
+    """One model version as the versions dialog and ``triage versions`` list it."""
 
     task: str
     version: str
     title: str
+    origin: str  # in words: "shipped", "retrained here on 120 labels at edit #14", ...
     created: str
     shipped: bool
+    active: bool
     n_user_labels: int
     accuracy: float | None
     macro_recall: float | None
@@ -560,29 +584,92 @@ class VersionInfo:
     description: str
 
 
-def list_versions(task: str) -> list[VersionInfo]:
-    """The shipped model and every retrained version of ``task``, newest first."""
+def _origin_text(origin: dict) -> str:
+    kind = origin.get("kind", "shipped")
+    if kind == "retrained":
+        return (
+            f"retrained here on {int(origin.get('labels', 0)):,} labels at edit "
+            f"#{int(origin.get('edit', 0))} (from {origin.get('start', 'shipped')})"
+        )
+    if kind == "imported":
+        return f"imported from {Path(str(origin.get('file', ''))).name}"
+    if kind == "copied":
+        return f"copied from project {origin.get('project', '?')} ({origin.get('version', '?')})"
+    return "shipped with Triage"
+
+
+def list_versions(project: Project | str | Path | None, task: str) -> list[VersionInfo]:
+    """The project's versions of ``task``, newest first, then the shipped model.
+
+    The yardstick of every version is the project's labels it was not fitted on: a
+    retrained version's cross-validated figure when it was made; the shipped (or an
+    imported) model's figure on all of the project's labels at the last retrain.
+    """
     from guiapp.core import models
 
-    return [_version_info(task, v) for v in models.list_versions(task)]
+    if isinstance(project, Project):
+        stored = project.model_versions(task)
+        yardsticks = project.load_json(YARDSTICK_KEY, {}) or {}
+    else:
+        stored = models.versions_from(project, task)
+        yardsticks = {}
+    out = []
+    for v in stored:
+        card = dict(v.card)
+        origin = v.origin
+        metrics = card.get("metrics", {}) or {}
+        if origin.get("kind") == "retrained":
+            accuracy, recall = metrics.get("accuracy"), metrics.get("macro_recall")
+            n = int((card.get("training") or {}).get("labels", 0) or 0)
+            measured = (
+                f"cross-validated on {n:,} of this project's labels"
+                if accuracy is not None or recall is not None
+                else "not enough labels to measure"
+            )
+        else:
+            figures = (yardsticks.get(task) or {}).get(v.version)
+            if figures:
+                accuracy, recall = figures.get("accuracy"), figures.get("macro_recall")
+                measured = f"on {int(figures.get('n', 0)):,} of this project's labels"
+            else:
+                accuracy = recall = None
+                measured = "not measured on this project's labels yet (retrain to measure)"
+            n = 0
+        created = str(card.get("created", ""))[:16].replace("T", " ")
+        out.append(
+            VersionInfo(
+                task=task,
+                version=v.version,
+                title="Shipped model" if v.shipped else f"{v.version} ({created} UTC)",
+                origin=_origin_text(origin),
+                created=created,
+                shipped=v.shipped,
+                active=v.active,
+                n_user_labels=n,
+                accuracy=accuracy,
+                macro_recall=recall,
+                measured_on=measured,
+                description=str(card.get("description", "")),
+            )
+        )
+    return out
 
 
-def _version_info(task: str, v) -> VersionInfo:
-    card = dict(getattr(v, "card", {}) or {})
-    metrics = card.get("metrics", {}) or {}
-    created = str(card.get("created", ""))[:16].replace("T", " ")
-    return VersionInfo(
-        task=task,
-        version=v.version,
-        title=("Shipped model" if v.shipped else f"Retrained {created}"),
-        created=created,
-        shipped=bool(v.shipped),
-        n_user_labels=int(card.get("n_user_labels", 0) or 0),
-        accuracy=metrics.get("accuracy"),
-        macro_recall=metrics.get("macro_recall"),
-        measured_on=str(metrics.get("split", "")),
-        description=f"{v.version}: {card.get('description', '')}",
-    )
+#: Per task and version (shipped or imported), its figures on the project's labels at the
+#: last retrain (the one yardstick the versions list shows for models not trained here).
+YARDSTICK_KEY = "yardsticks"
+
+
+def save_yardsticks(project: Project, outcome: RetrainOutcome) -> None:
+    saved = project.load_json(YARDSTICK_KEY, {}) or {}
+    for task, report in outcome.reports.items():
+        figures = report.start
+        saved.setdefault(task, {})[report.start_version] = {
+            "accuracy": figures.get("accuracy"),
+            "macro_recall": figures.get("macro_recall"),
+            "n": figures.get("n", 0),
+        }
+    project.save_json(YARDSTICK_KEY, saved)
 
 
 def use_version(
@@ -593,7 +680,7 @@ def use_version(
     on_progress=None,
     stop_requested=None,
 ) -> Predictions:
-    """Predictions of ``task`` for every row by an earlier (or the shipped) version."""
+    """Predictions of ``task`` for every row by another of the project's versions."""
     return predict(
         collection,
         (task,),
@@ -604,12 +691,47 @@ def use_version(
 
 
 def record_version(project: Project, task: str, version: str) -> None:
-    """Make ``version`` the active model of ``task`` (registry) and note it in the project."""
+    """Make ``version`` the project's active model of ``task``."""
+    project.set_active_model(task, version)
+
+
+def import_model(
+    project: Project,
+    path: str | Path,
+    *,
+    activate: bool = False,
+    on_progress=None,
+    stop_requested=None,
+):
+    """Check a shared model file and store it as a version of the project (origin
+    "imported"); the stored version."""
+    from guiapp.core.models import sharing
+
+    model = sharing.import_model(path, on_progress=on_progress, stop_requested=stop_requested)
+    return project.add_model_version(
+        model, {"kind": "imported", "file": str(Path(path).resolve())}, activate=activate
+    )
+
+
+def copy_version(
+    project: Project,
+    other: str | Path,
+    task: str,
+    version: str | None = None,
+    *,
+    activate: bool = True,
+):
+    """Copy version ``version`` (None: the active one) of ``task`` from the project file
+    ``other`` into ``project`` (origin "copied"); the stored version."""
     from guiapp.core import models
 
-    info = models.describe_version(task, version)
-    models.activate(task, models.SHIPPED if info and info.get("shipped") else version)
-    _record_model(project, task, version)
+    model = models.load_from(other, task, version)
+    name = Path(other).stem
+    return project.add_model_version(
+        model,
+        {"kind": "copied", "project": name, "version": model.version, "file": str(other)},
+        activate=activate,
+    )
 
 
 # ----------------------------------------------------------------------------- labels
@@ -668,8 +790,12 @@ __all__ = [
     "save_clustering",
     "save_predictions",
     "save_retrain",
+    "copy_version",
+    "import_model",
     "list_versions",
-    "use_version",
     "record_version",
+    "save_yardsticks",
+    "unusable_models",
+    "use_version",
     "snapshot",
 ]

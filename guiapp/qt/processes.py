@@ -151,6 +151,7 @@ class CollectionRef:
             cluster=plain.get("cluster"),
             model_versions=dict(self.model_versions),
             revision=self.revision,
+            source=self.path,
         )
 
 

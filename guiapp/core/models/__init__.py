@@ -1,15 +1,14 @@
-"""The spam and sentiment models: features, training, safe loading, prediction.
+"""The spam and sentiment models: features, training, safe loading, adaptation, prediction.
 
 Public API
 ----------
-predict(messages, spam_model, sentiment_model, hooks) -> Predictions
+predict_many(messages, models, hooks) -> list of probability arrays
 predict_proba(model, messages, on_progress=, stop_requested=) -> ndarray
 evaluate(model, messages, labels=None) -> metrics dict
-load_current(task, version=None) -> TrainedModel      (checked against its card)
-load_model(path) -> TrainedModel
-list_versions(task) / active_version / activate / rollback / describe_version
-retrain(task, corrections, labels=None, ...) -> RetrainResult (unpacks as model, report)
-retrain_many(messages, labels_by_task, corrected=) -> (results, probabilities)  (hashes once)
+load_shipped(task) -> TrainedModel                     (models/, checked against its card)
+load_model(path) -> TrainedModel                       (.npz + card: arrays and JSON only)
+store.load_from(project_path, task, version=None)      a project's own versions (store.py)
+retrain_project(messages, labels_by_task, source=) -> per task TaskOutcome (retrain.py)
 hash_texts(hasher, messages) -> HashedTexts; predict_hashed(hashed, models)
 build_shipped_models(data_dir, out_dir, hooks)        (`triage train` with no arguments)
 train_from_files(spam_files=, sentiment_files=, out_dir=, hooks=)
@@ -28,25 +27,15 @@ from guiapp.core.models.predict import (
 )
 from guiapp.core.models.registry import (
     SHIPPED,
-    ModelVersion,
     TrainedModel,
-    activate,
-    active_version,
-    add_version,
-    describe_version,
-    list_versions,
-    load_current,
     load_model,
-    rollback,
-    unusable_models,
+    load_shipped,
 )
+from guiapp.core.models.retrain import TaskOutcome, figures, retrain_project
+from guiapp.core.models.store import StoredVersion, load_from, versions_from
 from guiapp.core.models.training import (
-    RetrainReport,
-    RetrainResult,
     build_shipped_models,
     load_training_data,
-    retrain,
-    retrain_many,
     train_from_files,
     train_task,
 )
@@ -54,32 +43,26 @@ from guiapp.core.models.training import (
 __all__ = [
     "SHIPPED",
     "HashedTexts",
-    "ModelVersion",
     "Predictions",
-    "RetrainReport",
-    "RetrainResult",
+    "StoredVersion",
+    "TaskOutcome",
     "TrainedModel",
-    "activate",
-    "active_version",
-    "add_version",
     "build_shipped_models",
     "classification_metrics",
-    "describe_version",
     "evaluate",
+    "figures",
     "hash_texts",
-    "list_versions",
-    "load_current",
+    "load_from",
     "load_model",
+    "load_shipped",
     "load_training_data",
     "predict",
     "predict_hashed",
     "predict_many",
     "predict_proba",
     "predicted_codes",
-    "retrain",
-    "retrain_many",
-    "rollback",
+    "retrain_project",
     "train_from_files",
     "train_task",
-    "unusable_models",
+    "versions_from",
 ]

@@ -1,8 +1,7 @@
 """Sharing a model with another user: export and import in a format that runs no code on load.
 
-A model file in ``models/`` or the user's data directory is a pickle (joblib): loading a
-pickle can run any code, so the app only loads the ones it shipped or wrote itself (see
-:mod:`.registry`). A model that comes from someone else travels instead as a pair:
+Inside Triage a model is arrays and JSON (:mod:`.serial`); a model given to someone else
+travels as a pair:
 
 - ``<name>.skops`` -- the pipeline in skops' format (a zip of JSON and ``.npy`` arrays;
   loading it builds objects only of the types it is told to trust, and runs no
@@ -15,8 +14,10 @@ pickle can run any code, so the app only loads the ones it shipped or wrote itse
 the file's SHA-256, then loads it with an explicit allow-list -- this app's two feature
 classes plus the scikit-learn / NumPy / SciPy types skops trusts by default -- refusing
 any other type before anything is built, checks that the result is a Triage pipeline for
-the card's task whose probabilities on the probe texts are the exported ones, and adds it
-as a new (not active) user version. From then on it is an ordinary version of this app.
+the card's task, checks every parameter and array the way a model file of this app is
+checked (:func:`.serial.pipeline_from_bytes`), and that its probabilities on the probe
+texts are the exported ones. The caller stores it as a version of a project (its origin
+"imported").
 """
 
 from __future__ import annotations
@@ -36,17 +37,10 @@ from sklearn.pipeline import Pipeline
 
 from guiapp.core.errors import ExportError, ModelError
 from guiapp.core.messages import CLASSES, TASKS
+from guiapp.core.models import serial, store
 from guiapp.core.models.features import TextHasher
 from guiapp.core.models.linear import TfidfBlock
-from guiapp.core.models.registry import (
-    APP_MARK,
-    ModelVersion,
-    TrainedModel,
-    add_version,
-    check_environment,
-    file_sha256,
-    load_current,
-)
+from guiapp.core.models.registry import APP_MARK, TrainedModel, file_sha256
 from guiapp.core.progress import Hooks
 
 EXPORT_MARK = "triage-model-export/1"
@@ -98,8 +92,14 @@ def _check_pipeline(pipeline: Any, task: str, path: Path) -> None:
         type(hasher) is TextHasher and type(tfidf) is TfidfBlock and type(clf) is LogisticRegression
     ):
         raise ModelError(path, "the pipeline's steps are not the ones Triage builds.")
+    bits, dense = getattr(hasher, "n_bits", None), getattr(tfidf, "n_dense", None)
+    low, high = serial.N_BITS
+    if not (type(bits) is int and low <= bits <= high and type(dense) is int and 0 <= dense <= 64):
+        raise ModelError(
+            path, f"the feature sizes are not valid (n_bits {bits!r}, n_dense {dense!r})."
+        )
     k = len(CLASSES[task])
-    n_features = (1 << int(hasher.n_bits)) + int(tfidf.n_dense)
+    n_features = (1 << bits) + dense
     coef = np.asarray(getattr(clf, "coef_", np.zeros((0, 0))))
     if coef.shape != (1 if k == 2 else k, n_features) or list(
         np.asarray(getattr(clf, "classes_", []))
@@ -107,7 +107,7 @@ def _check_pipeline(pipeline: Any, task: str, path: Path) -> None:
         raise ModelError(
             path, f"the classifier does not fit a {task} model of {n_features} features."
         )
-    if len(np.asarray(getattr(tfidf, "idf_", []))) != 1 << int(hasher.n_bits):
+    if len(np.asarray(getattr(tfidf, "idf_", []))) != 1 << bits:
         raise ModelError(path, "the TF-IDF weights do not fit the feature hasher.")
 
 
@@ -116,10 +116,12 @@ def export_model(
     path: str | Path,
     *,
     task: str | None = None,
+    source: str | Path | None = None,
     on_progress: Any = None,
     stop_requested: Any = None,
 ) -> tuple[Path, Path]:
-    """Write the model ``version`` (a version id, or ``"shipped"`` with ``task``) as
+    """Write the model ``version`` (a version id of the project at ``source``, or
+    ``"shipped"`` with ``task``) as
     ``path`` (``.skops`` added if missing) and its card beside it (``<stem>.card.json``).
 
     The model is loaded the safe way first (its card and SHA-256 checked). Returns the two
@@ -135,7 +137,7 @@ def export_model(
         if task is None:
             raise ModelError(version, "say which task's model to export (task=...).")
     hooks.progress(0, 3, "loading the model")
-    model = load_current(task, version)
+    model = store.load_from(source, task, version)
     hooks.check()
     target = Path(path)
     if target.suffix != ".skops":
@@ -228,17 +230,16 @@ def read_export_card(path: str | Path) -> tuple[dict[str, Any], Path, Path]:
 def import_model(
     path: str | Path,
     *,
-    activate: bool = False,
     on_progress: Any = None,
     stop_requested: Any = None,
-) -> ModelVersion:
-    """Check and load an exported model (its ``.skops`` file or its card) and add it as a
-    new version of its task in the user's data directory (made active if ``activate``).
+) -> TrainedModel:
+    """Check and load an exported model (its ``.skops`` file or its card); the caller
+    stores it in a project (``Project.add_model_version``, origin "imported").
 
     Refused with a :class:`ModelError` that says why: a missing or foreign card, an
-    unknown task, a SHA-256 that differs from the card's, another scikit-learn
-    (``remedy="retrain"``), a type outside the allow-list (named), a pipeline that is not
-    Triage's, or probabilities on the probe texts that differ from the exported ones.
+    unknown task, a SHA-256 that differs from the card's, a type outside the allow-list
+    (named), a pipeline that is not Triage's, a parameter or array out of bounds, or
+    probabilities on the probe texts that differ from the exported ones.
     """
     hooks = Hooks(on_progress, stop_requested)
     sio = _skops()
@@ -256,7 +257,6 @@ def import_model(
             "the file does not match the SHA-256 in its card (changed or damaged since it was "
             "exported); it was not loaded.",
         )
-    check_environment(card, model_path)
     try:
         untrusted = list(sio.get_untrusted_types(file=model_path))
     except Exception as exc:  # a damaged archive can raise nearly anything
@@ -280,6 +280,13 @@ def import_model(
             model_path, f"the file cannot be loaded ({type(exc).__name__}: {exc})."
         ) from None
     _check_pipeline(pipeline, str(task), model_path)
+    try:  # every value checked as a Triage model file's are; crafted ones refused
+        data = serial.pipeline_bytes(pipeline)
+    except Exception as exc:  # noqa: BLE001 - crafted attributes can raise anything
+        raise ModelError(
+            model_path, f"the model's parameters are not valid ({type(exc).__name__}: {exc})."
+        ) from None
+    pipeline = serial.pipeline_from_bytes(str(task), data, model_path)
     hooks.check()
     hooks.progress(2, 3, "checking its predictions")
     expected = np.asarray(export.get("probe_probabilities", []), dtype=np.float64)
@@ -305,11 +312,8 @@ def import_model(
         "scikit_learn": sklearn.__version__,
     }
     new_card.pop("created", None)
-    model = TrainedModel(str(task), pipeline, new_card)
-    hooks.check()
-    version = add_version(model, activate_it=activate)
-    hooks.progress(3, 3, "imported")
-    return version
+    hooks.progress(3, 3, "checked")
+    return TrainedModel(str(task), pipeline, new_card, path=model_path)
 
 
 __all__ = [
