@@ -20,7 +20,17 @@ from pathlib import Path
 
 from guiapp import __version__
 
-SUBCOMMANDS = ("classify", "evaluate", "train", "open")
+SUBCOMMANDS = (
+    "classify",
+    "evaluate",
+    "train",
+    "open",
+    "import",
+    "label",
+    "retrain",
+    "versions",
+    "export",
+)
 
 
 class _Bar:
@@ -90,13 +100,68 @@ def _parser() -> argparse.ArgumentParser:
         help="write cells that start with = + - @ as they are (by default they get a "
         "leading ' so spreadsheets do not run them)",
     )
+    p.add_argument(
+        "--project", help="predict with this project's models (default: the shipped ones)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("import", help="create a project from files (as the window's Open)")
+    p.add_argument("inputs", nargs="+", metavar="FILE")
+    p.add_argument("--project", required=True, help="the new project file (.triage)")
+    p.add_argument("--text-column", help="name of the text column of a CSV/JSON input")
+    p.add_argument("--clusters", default="auto", help="number of themes or 'auto' (default)")
+    p.add_argument("--quiet", action="store_true")
+
+    p = sub.add_parser("label", help="set labels in a project from a CSV (id or text + labels)")
+    p.add_argument("project", help="the project file (.triage)")
+    p.add_argument(
+        "--from",
+        dest="labels",
+        required=True,
+        metavar="LABELS.csv",
+        help="columns id (as classify writes) or text, and spam and/or sentiment",
+    )
+    p.add_argument("--quiet", action="store_true")
+
+    p = sub.add_parser("retrain", help="adapt a project's models to its labels; print the report")
+    p.add_argument("project", help="the project file (.triage)")
+    p.add_argument("--task", choices=("spam", "sentiment"), help="only this task")
+    p.add_argument("--quiet", action="store_true")
+
+    p = sub.add_parser("versions", help="a project's model versions, origin and figures")
+    p.add_argument("project", help="the project file (.triage)")
+    p.add_argument("--task", choices=("spam", "sentiment"), help="only this task")
+    p.add_argument("--use", metavar="VERSION", help="make VERSION (or 'shipped') the one in use")
+    p.add_argument(
+        "--import",
+        dest="import_file",
+        metavar="FILE.skops",
+        help="add a shared model (exported by Triage) as a version of the project",
+    )
+    p.add_argument(
+        "--copy-from",
+        metavar="OTHER.triage",
+        help="copy the model in use of --task from another project into this one",
+    )
+    p.add_argument("--quiet", action="store_true")
+
+    p = sub.add_parser("export", help="write a project's labelled table (as the window's Export)")
+    p.add_argument("project", help="the project file (.triage)")
+    p.add_argument("-o", "--output", required=True, help="output .csv")
+    p.add_argument("--scope", choices=("all", "labelled"), default="all")
+    p.add_argument(
+        "--allow-formulas",
+        action="store_true",
+        help="write cells that start with = + - @ as they are",
+    )
+    p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("evaluate", help="score the current models on labelled data")
     p.add_argument("inputs", nargs="+")
     p.add_argument("--label-column", help="column holding the labels (default: recognised by name)")
     p.add_argument("--text-column")
     p.add_argument("--task", choices=("spam", "sentiment"), help="only this task")
+    p.add_argument("--project", help="score this project's models (default: the shipped ones)")
     p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("train", help="train models (no arguments: rebuild the shipped ones)")
@@ -104,7 +169,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--sentiment", nargs="+", metavar="FILE", help="labelled sentiment files")
     p.add_argument("--data", help="corpora folder for the shipped models (default ../shared/data)")
     p.add_argument(
-        "--out", help="output folder (default: models/ for a rebuild, else the user's model store)"
+        "--out", help="output folder (default: models/ for a rebuild; needed with files)"
     )
     p.add_argument("--quiet", action="store_true")
     return parser
@@ -133,6 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             return _evaluate(args, bar)
         if args.command == "train":
             return _train(args, bar)
+        return _PROJECT_COMMANDS[args.command](args, bar)
     except Cancelled:
         return _fail("cancelled", 130)
     except KeyboardInterrupt:
@@ -168,12 +234,139 @@ def _classify(args, bar: _Bar) -> int:
         clusters=clusters,
         chunk_size=args.chunk_size or None,
         neutralise=not args.allow_formulas,
+        project=_existing_project(args.project) if args.project else None,
         on_progress=bar,
     )
     bar.close()
     if not args.quiet:
         print(summary, file=sys.stderr)
     return 0
+
+
+def _existing_project(path: str) -> Path:
+    from guiapp.core.errors import InputError
+
+    if not Path(path).is_file():
+        raise InputError(path, "no such project file")
+    return Path(path)
+
+
+def _import(args, bar: _Bar) -> int:
+    from guiapp.core import session
+
+    target = Path(args.project)
+    if target.exists():
+        return _fail(f"{target}: the project exists already (open it, or choose another name)")
+    clusters = args.clusters if args.clusters == "auto" else int(args.clusters)
+    imported = session.import_to_file(
+        args.inputs,
+        text_column=args.text_column,
+        project_path=target,
+        k=clusters,
+        on_progress=bar,
+    )
+    bar.close()
+    print(f"created {imported.path} from {len(imported.files):,} file(s)")
+    for problem in imported.problems[:20]:
+        print(f"  skipped: {problem}", file=sys.stderr)
+    for note in imported.notes:
+        print(f"  note: {note}", file=sys.stderr)
+    return 0
+
+
+def _label(args, bar: _Bar) -> int:
+    from guiapp.core.labelling import label_from_file
+    from guiapp.core.project import Project
+
+    with Project.open(_existing_project(args.project)) as project:
+        done = label_from_file(project, args.labels)
+    for task, n in done.set.items():
+        print(f"{task}: {n:,} labels set")
+    if done.unmatched:
+        print(f"{len(done.unmatched):,} {done.key}s match no message:")
+        for value in done.unmatched[:50]:
+            print(f"  {value}")
+        if len(done.unmatched) > 50:
+            print(f"  ... and {len(done.unmatched) - 50:,} more")
+    return 0
+
+
+def _retrain(args, bar: _Bar) -> int:
+    from guiapp.core import report, session
+    from guiapp.core.project import Project
+
+    with Project.open(_existing_project(args.project)) as project:
+        tasks = [args.task] if args.task else ["spam", "sentiment"]
+        unlabelled = [t for t in tasks if not (project.collection.user[t] >= 0).any()]
+        outcome = session.retrain(
+            session.snapshot(project.collection),
+            tasks,
+            edit=project.edit_count(),
+            on_progress=bar,
+        )
+        session.save_retrain(project, outcome)
+    bar.close()
+    for task in unlabelled:
+        print(f"{task}: no labels, not retrained")
+    for task_report in outcome.reports.values():
+        print("\n".join(report.report_lines(task_report)))
+    return 0
+
+
+def _versions(args, bar: _Bar) -> int:
+    from guiapp.core import report, session
+    from guiapp.core.project import Project
+
+    with Project.open(_existing_project(args.project)) as project:
+        if args.import_file:
+            stored = session.import_model(project, args.import_file, activate=bool(args.use))
+            print(f"imported {args.import_file} as {stored.version}")
+        if args.copy_from:
+            if not args.task:
+                return _fail("--copy-from needs --task")
+            stored = session.copy_version(project, _existing_project(args.copy_from), args.task)
+            print(f"copied {args.copy_from}'s {args.task} model as {stored.version}")
+        if args.use and not args.import_file:
+            task = args.task or next(
+                (t for t in ("spam", "sentiment") if args.use.startswith(f"{t}-")), None
+            )
+            if task is None:
+                return _fail("--use needs --task (which task's model to use)")
+            session.record_version(project, task, args.use)
+            print(
+                f"{task}: now using {args.use} (predictions change when the window or "
+                "classify --project next predicts)"
+            )
+        for task in [args.task] if args.task else ["spam", "sentiment"]:
+            print("\n".join(report.version_lines(session.list_versions(project, task))))
+    return 0
+
+
+def _export(args, bar: _Bar) -> int:
+    from guiapp.core import export
+    from guiapp.core.project import Project
+
+    with Project.open(_existing_project(args.project)) as project:
+        n = export.export_csv(
+            project.collection,
+            args.output,
+            scope=args.scope,
+            neutralise=not args.allow_formulas,
+            on_progress=bar,
+        )
+    bar.close()
+    if not args.quiet:
+        print(f"exported {n:,} messages -> {args.output}", file=sys.stderr)
+    return 0
+
+
+_PROJECT_COMMANDS = {
+    "import": _import,
+    "label": _label,
+    "retrain": _retrain,
+    "versions": _versions,
+    "export": _export,
+}
 
 
 def _evaluate(args, bar: _Bar) -> int:
@@ -184,6 +377,7 @@ def _evaluate(args, bar: _Bar) -> int:
         label_column=args.label_column,
         text_column=args.text_column,
         task=args.task,
+        project=_existing_project(args.project) if args.project else None,
         on_progress=bar,
     )
     bar.close()

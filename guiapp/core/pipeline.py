@@ -32,6 +32,7 @@ CLASSIFY_COLUMNS = (
     "sentiment_score",
     "cluster",
     "cluster_terms",
+    "model_version",
 )
 STREAM_ABOVE_BYTES = 256 * 1024 * 1024
 """Inputs bigger than this are classified in chunks (bounded memory)."""
@@ -58,6 +59,7 @@ def classify_table(collection: Collection, clustering=None) -> pa.Table:
     columns["cluster"], columns["cluster_terms"] = cluster_columns(
         collection.cluster, clustering.top_terms if clustering is not None else []
     )
+    columns["model_version"] = _constant(model_version_text(collection), len(collection))
     for name in ("subject", "sender", "date"):
         if (m[name] != "").any() and name not in collection.extra.columns:
             columns[name] = pa.array(m[name], type=pa.string())
@@ -67,6 +69,21 @@ def classify_table(collection: Collection, clustering=None) -> pa.Table:
             out = "input_" + out
         columns[out] = pa.array(collection.extra[name].astype("string"), type=pa.string())
     return pa.table(columns)
+
+
+def model_version_text(collection: Collection) -> str:
+    """Which models made the predictions: ``spam=shipped;sentiment=P:sentiment-3``
+    (a project's own versions are named with the project)."""
+    owner = f"{Path(collection.source).stem}:" if collection.source is not None else ""
+    return ";".join(
+        f"{t}={v if v == 'shipped' else owner + v}"
+        for t, v in sorted(collection.model_versions.items())
+        if v
+    )
+
+
+def _constant(text: str, n: int) -> pa.Array:
+    return pa.array([text], type=pa.string()).take(pa.array(np.zeros(n, dtype=np.int64)))
 
 
 def _predict_into(collection: Collection, hooks: Hooks) -> None:
@@ -134,10 +151,13 @@ def classify_files(
     clusters: int | str = "auto",
     chunk_size: int | None = None,
     neutralise: bool = True,
+    project: str | Path | None = None,
     on_progress=None,
     stop_requested=None,
 ) -> str:
     """Import ``inputs``, predict both tasks, find themes, write ``output`` (CSV or Parquet).
+
+    ``project``: a project file whose active models predict (default: the shipped ones).
 
     Rows keep input order. Inputs larger than :data:`STREAM_ABOVE_BYTES` (or any input when
     ``chunk_size`` is given) are streamed in chunks: themes are learnt on the first chunk
@@ -181,6 +201,7 @@ def classify_files(
             collection = Collection.from_load(result)
             if not len(collection):
                 continue
+            collection.source = Path(project) if project is not None else None
             _predict_into(
                 collection,
                 hooks.scaled(0.3, 0.7) if not stream else Hooks(None, hooks.stop_requested),
@@ -312,10 +333,12 @@ def evaluate_files(
     label_column: str | None = None,
     text_column: str | None = None,
     task: str | None = None,
+    project: str | Path | None = None,
     on_progress=None,
     stop_requested=None,
 ) -> str:
-    """``triage evaluate``: the current models' metrics on the labelled messages of inputs."""
+    """``triage evaluate``: the models' metrics on the labelled messages of inputs (the
+    shipped models, or the active ones of ``project``)."""
     from guiapp.core import models
     from guiapp.core.io import load_collection
 
@@ -345,7 +368,7 @@ def evaluate_files(
         )
     reports = []
     for i, (t, codes) in enumerate(labels.items()):
-        model = models.load_current(t)
+        model = models.load_from(project, t)
         sub = hooks.scaled(0.4 + 0.6 * i / len(labels), 0.4 + 0.6 * (i + 1) / len(labels))
         metrics = models.evaluate(model, messages, codes, hooks=sub)
         title = f"{t}: {metrics['n']:,} labelled messages, model {model.version}"
@@ -375,7 +398,7 @@ def train_command(
         )
     lines = []
     for task, model in built.items():
-        where = model.path if getattr(model, "path", None) else "the user model store"
+        where = model.path
         lines.append(f"{task}: model {model.version} -> {where}")
         for split, metrics in (model.card.get("evaluation") or {}).items():
             if isinstance(metrics, dict) and metrics.get("accuracy") is not None:
