@@ -214,24 +214,29 @@ class RetrainDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(
             QLabel(
-                "Train on the shipped training data <b>plus your labels</b>. "
-                "You can keep labelling while it runs."
+                "Adapt this project's models to <b>your labels</b>. "
+                "You can keep labelling while it runs.",
+                self,
             )
         )
         self.boxes: dict[str, QCheckBox] = {}
         for task, title in (("spam", "Spam model"), ("sentiment", "Sentiment model")):
             labelled, corrected = counts.get(task, (0, 0))
-            box = QCheckBox(
-                f"{title} — {labelled:,} labelled by you, {corrected:,} corrected in Triage", self
-            )
-            box.setChecked(defaults.get(task, True))
+            if labelled:
+                text = f"{title} — {labelled:,} labelled by you, {corrected:,} corrected in Triage"
+            else:
+                text = f"{title} — no labels yet: nothing to learn from"
+            box = QCheckBox(text, self)
+            box.setEnabled(labelled > 0)
+            box.setChecked(labelled > 0 and defaults.get(task, True))
             box.toggled.connect(self._update)
             layout.addWidget(box)
             self.boxes[task] = box
         layout.addWidget(
             _muted(
-                "Each retrained model is saved as a new version in your data folder; "
-                "you can go back to an earlier one or to the shipped model at any time."
+                "A new version is kept only where it measures better on your labels; it "
+                "belongs to this project (other projects keep their own models). Models ▸ "
+                "Model Versions goes back to an earlier one or to the shipped model."
             )
         )
         self.buttons = ok_cancel_buttons(self, "Retrain")

@@ -1241,6 +1241,7 @@ class MainWindow(QMainWindow):
             list(tasks),
             revision=ref.revision,
             before=before,
+            edit=edits,
             in_process=True,
             title="Retraining…",
             commit=lambda outcome: _commit_retrain(project, outcome),
@@ -1266,7 +1267,13 @@ class MainWindow(QMainWindow):
         self._after_predictions(codes)
         self._update_actions()
         flipped = len(outcome.flipped)
-        text = f"Retrained {', '.join(outcome.reports)}: {flipped:,} predictions changed."
+        kept = [t for t, r in outcome.reports.items() if r.kept]
+        new = [t for t in outcome.reports if t not in kept]
+        text = (
+            f"Retrained {', '.join(new)}: {flipped:,} predictions changed."
+            if new
+            else "Retrain kept the models in use: none measured better on your labels."
+        )
         if later:
             text += " (Labels you set during the run will count in the next retrain.)"
         self.notifier.status(text, 15000)
@@ -1301,8 +1308,10 @@ class MainWindow(QMainWindow):
     def versions_dialog(self) -> None:
         from guiapp.qt.model_dialogs import ModelVersionsDialog
 
+        if self.project is None:
+            return
         dialog = ModelVersionsDialog(
-            self.collection.model_versions if self.collection else {}, self
+            {t: session.list_versions(self.project, t) for t in TASKS}, self
         )
         dialog.version_chosen.connect(self.use_model_version)
         self.last_dialog = dialog
@@ -1368,11 +1377,10 @@ class MainWindow(QMainWindow):
         where; then :meth:`export_model`."""
         if self.project is None:
             return
-        from guiapp.core import models
         from guiapp.qt.model_dialogs import ExportModelDialog
 
-        versions = {t: session.list_versions(t) for t in TASKS}
-        active = {t: models.active_version(t) for t in TASKS}
+        versions = {t: session.list_versions(self.project, t) for t in TASKS}
+        active = self.project.active_models()
         folder = self.settings.export_dir or str(Path.home())
         dialog = ExportModelDialog(versions, active, folder, self)
         self.last_dialog = dialog
@@ -1396,6 +1404,7 @@ class MainWindow(QMainWindow):
             version,
             str(path),
             task=task,
+            source=str(self.project.path) if self.project is not None else None,
             in_process=True,
             title=f"Exporting the {task} model…",
             on_result=lambda paths: self._on_model_exported(task, version, paths),
@@ -1433,14 +1442,13 @@ class MainWindow(QMainWindow):
         """Show what a shared model's card says and, once confirmed, import it (the file is
         checked against its card then); a card that cannot be read, or that names another
         scikit-learn, is refused at once."""
-        from guiapp.core.models import registry, sharing
+        from guiapp.core.models import sharing
         from guiapp.qt.model_dialogs import ImportModelDialog
 
         try:
             card, card_path, model_path = sharing.read_export_card(path)
             if card.get("task") not in TASKS:
                 raise ModelError(card_path, f"unknown task {card.get('task')!r} in the card.")
-            registry.check_environment(card, model_path)
         except ModelError as exc:
             self.notifier.refused_model(path, exc)
             return
@@ -1450,17 +1458,22 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def import_model(self, path: str | Path, *, use: bool = True) -> None:
-        """Check and add a shared model as a new version (a child process: the file is
-        read with an allow-list of types); ``use``: then predict with it, as Models ▸
-        Model Versions does, which makes it the one in use."""
+        """Check a shared model (a child process: the file is read with an allow-list of
+        types) and store it as a version of this project; ``use``: then predict with it, as
+        Models ▸ Model Versions does, which makes it the one in use."""
         from guiapp.core.models import sharing
 
+        if self.project is None:
+            return
+        project = self.project
+        origin = {"kind": "imported", "file": str(Path(path).resolve())}
         self.runner.start(
             "model-import",
             sharing.import_model,
             str(path),
             in_process=True,
             title=f"Importing {Path(path).name}…",
+            commit=lambda model: project.add_model_version(model, origin, activate=False),
             on_result=lambda version: self._on_model_imported(version, use),
             on_error=lambda exc, tb: self._on_model_import_failed(path, exc, tb),
             on_cancelled=lambda: self.notifier.status("Import cancelled; nothing was changed."),

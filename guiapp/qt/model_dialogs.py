@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from guiapp.core import report as report_words
 from guiapp.core import session
 from guiapp.core.errors import ModelError
 from guiapp.core.messages import CLASSES, TASKS
@@ -37,19 +38,12 @@ from guiapp.qt import style
 from guiapp.qt.dialogs import ok_cancel_buttons
 
 TASK_TITLES = {"spam": "Spam model", "sentiment": "Sentiment model"}
+MIN_CLASS = 10  # guiapp.core.models.retrain.MIN_CLASS (not imported: it loads scikit-learn)
 SKOPS_FILTER = "Triage shared models (*.skops)"
 
 
 def _pct(value) -> str:
-    return "—" if value is None else f"{float(value):.1%}"
-
-
-def _delta(before, after) -> str:
-    if before is None or after is None:
-        return ""
-    d = float(after) - float(before)
-    colour = "#2e7d32" if d > 0.0005 else "#c62828" if d < -0.0005 else style.MUTED_TEXT
-    return f'<span style="color:{colour}">{d:+.1%}</span>'
+    return report_words.percent(value)
 
 
 def _item(text: str, *, align_right: bool = False, bold: bool = False) -> QTableWidgetItem:
@@ -80,62 +74,91 @@ def _small_table(rows: int, headers: list[str], parent: QWidget) -> QTableWidget
 
 
 class _TaskPage(QWidget):
+    """One task's figures, each measured on labels its model was not fitted on."""
+
     def __init__(self, report: session.TaskReport, parent=None):
         super().__init__(parent)
         layout = QVBoxLayout(self)
         layout.setSpacing(8)
-        cv = report.cv
-        header = (
-            f"<p><b>{html.escape(report.task.capitalize())} model</b> → version "
-            f"<code>{html.escape(report.version)}</code> "
-            f'<span style="color:{style.MUTED_TEXT}">(was {html.escape(report.previous or "shipped")})'
-            f"</span><br>Trained on the shipped data plus <b>{report.n_user_labels:,}</b> of your "
-            f"labels ({report.n_corrected:,} corrected in Triage).</p>"
-        )
-        layout.addWidget(QLabel(header))
+        task = report.task.capitalize()
+        if report.kept:
+            what = (
+                f"kept <code>{html.escape(report.previous)}</code>: no version measured better "
+                "on your labels"
+            )
+        else:
+            what = (
+                f"→ new version <code>{html.escape(report.version or '(being saved)')}</code>, "
+                f"adapted from {html.escape(report.start_version)}"
+            )
         layout.addWidget(
             QLabel(
-                "<b>On your labelled messages</b> "
-                f'<span style="color:{style.MUTED_TEXT}">({cv.get("method", "cross-validated")})</span>'
+                f"<p><b>{html.escape(task)} model</b> {what}<br>Learnt from "
+                f"<b>{report.n_user_labels:,}</b> of your labels ({report.n_corrected:,} "
+                f"corrected in Triage).</p>",
+                self,
             )
         )
-        metrics = _small_table(2, ["", "Before", "After", "Change"], self)
-        for r, (key, name) in enumerate(
-            (("accuracy", "Accuracy"), ("macro_recall", "Macro recall"))
-        ):
-            before, after = cv.get("before", {}).get(key), cv.get("after", {}).get(key)
-            metrics.setItem(r, 0, _item(name, bold=True))
-            metrics.setItem(r, 1, _item(_pct(before), align_right=True))
-            metrics.setItem(r, 2, _item(_pct(after), align_right=True))
-            label = QLabel(_delta(before, after))
-            label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            label.setContentsMargins(0, 0, 6, 0)
-            metrics.setCellWidget(r, 3, label)
+        rows = [
+            ("New model", f"cross-validated on your {report.n_user_labels:,} labels", report.new)
+        ]
+        if report.previous != report.start_version:
+            rows.append(
+                (
+                    f"In use before ({report.previous})",
+                    f"on the {report.n_added:,} labels added since it was trained",
+                    report.previous_figures,
+                )
+            )
+        rows.append(
+            (
+                f"Started from ({report.start_version})",
+                f"on all {report.n_user_labels:,} of your labels",
+                report.start,
+            )
+        )
+        metrics = _small_table(len(rows), ["Model", "Measured", "Accuracy", "Macro recall"], self)
+        for r, (name, measured, figures) in enumerate(rows):
+            metrics.setItem(r, 0, _item(name, bold=r == 0))
+            metrics.setItem(r, 1, _item(measured))
+            for c, key in ((2, "accuracy"), (3, "macro_recall")):
+                value = None if figures is None else figures.get(key)
+                metrics.setItem(r, c, _item(_pct(value), align_right=True))
+        header = metrics.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         layout.addWidget(metrics)
-        if cv.get("note"):
-            note = QLabel(html.escape(cv["note"]))
-            note.setWordWrap(True)
-            note.setStyleSheet(f"color: {style.MUTED_TEXT};")
-            layout.addWidget(note)
+        method = QLabel(f"New model measured by {report.method}.", self)
+        method.setWordWrap(True)
+        method.setStyleSheet(f"color: {style.MUTED_TEXT};")
+        layout.addWidget(method)
 
+        new = report.new
         row = QHBoxLayout()
         classes = list(report.classes)
-        per_class = _small_table(len(classes), ["Class", "Precision", "Recall", "Messages"], self)
+        per_class = _small_table(len(classes), ["Class", "Precision", "Recall", "Labels"], self)
         for r, name in enumerate(classes):
-            stats = report.per_class.get(name, {})
+            support = int(((new or {}).get("per_class") or {}).get(name, {}).get("support", 0))
             item = _item(name, bold=True)
             item.setForeground(QColor(style.LABEL_COLOURS[report.task][r]))
             per_class.setItem(r, 0, item)
-            per_class.setItem(r, 1, _item(_pct(stats.get("precision")), align_right=True))
-            per_class.setItem(r, 2, _item(_pct(stats.get("recall")), align_right=True))
-            per_class.setItem(r, 3, _item(f"{int(stats.get('support', 0)):,}", align_right=True))
+            for c, key in ((1, "precision"), (2, "recall")):
+                text = report_words.class_cell(new, name, key)
+                cell = _item(text, align_right=True)
+                cell.setToolTip(
+                    f"fewer than {MIN_CLASS} labels of {name}"
+                    if text == report_words.NOT_ENOUGH
+                    else ""
+                )
+                per_class.setItem(r, c, cell)
+            per_class.setItem(r, 3, _item(f"{support:,}", align_right=True))
         box = QVBoxLayout()
-        box.addWidget(QLabel("<b>Per class</b> (after)"))
+        box.addWidget(QLabel("<b>Per class</b> (new model, cross-validated)", self))
         box.addWidget(per_class)
         row.addLayout(box, 3)
 
         confusion = _small_table(len(classes), ["true \\ predicted", *classes], self)
-        matrix = report.confusion
+        matrix = (new or {}).get("confusion") or [[0] * len(classes) for _ in classes]
         peak = max((max(r) for r in matrix), default=0) or 1
         for r, name in enumerate(classes):
             confusion.setItem(r, 0, _item(name, bold=True))
@@ -147,15 +170,24 @@ class _TaskPage(QWidget):
                 item.setBackground(shade)
                 confusion.setItem(r, c + 1, item)
         box = QVBoxLayout()
-        box.addWidget(QLabel("<b>Confusion matrix</b> (after)"))
+        box.addWidget(QLabel("<b>Confusion matrix</b> (cross-validated)", self))
         box.addWidget(confusion)
         row.addLayout(box, 4)
         layout.addLayout(row)
+        noun = "message" if report.changed_unlabelled == 1 else "messages"
         layout.addWidget(
             QLabel(
-                f"<b>{report.flipped:,}</b> predictions changed in the collection with this model."
+                f"<b>{report.changed_unlabelled:,}</b> of your unlabelled {noun} changed label "
+                f"({report.flipped:,} predictions changed in all).",
+                self,
             )
         )
+        for note in report.notes:
+            label = QLabel(note, self)
+            label.setTextFormat(Qt.TextFormat.PlainText)
+            label.setWordWrap(True)
+            label.setStyleSheet(f"color: {style.MUTED_TEXT};")
+            layout.addWidget(label)
         layout.addStretch(1)
 
 
@@ -219,57 +251,51 @@ class RetrainReportDialog(QDialog):
         self.accept()
 
 
-def _measured_on(info: session.VersionInfo) -> str:
-    if info.shipped:
-        return (
-            f"held-out test data ({info.measured_on})" if info.measured_on else "held-out test data"
-        )
-    if "cross-validation" in info.measured_on:
-        return "your labels, cross-validated"
-    return "your labels (training)" if info.measured_on else ""
-
-
 class ModelVersionsDialog(QDialog):
-    """Every model version per task; make an earlier one (or the shipped one) current."""
+    """The project's model versions per task, with where each came from and one
+    yardstick (the project's labels it was not fitted on); make another one current."""
 
     version_chosen = Signal(str, str)  # task, version
 
-    def __init__(self, current: dict[str, str], parent=None):
+    def __init__(self, versions: dict[str, list[session.VersionInfo]], parent=None):
         super().__init__(parent)
         self.setWindowTitle("Model versions")
-        self.resize(920, 400)
-        self.current = dict(current)
+        self.resize(1000, 420)
+        self.versions = versions
+        self.current = {
+            t: next((v.version for v in infos if v.active), "") for t, infos in versions.items()
+        }
         layout = QVBoxLayout(self)
-        layout.addWidget(
-            QLabel(
-                "Every retrain saves a new version in your data folder; the shipped models are "
-                "never changed. Choose a version to predict with it again."
-            )
+        intro = QLabel(
+            "The models of this project: every retrain here adds a version; other projects "
+            "keep their own, and the shipped models are never changed. Each figure is measured "
+            "on this project's labels that the model was not trained on.",
+            self,
         )
+        intro.setWordWrap(True)
+        layout.addWidget(intro)
         self.tree = QTreeWidget(self)
         self.tree.setColumnCount(5)
-        self.tree.setHeaderLabels(
-            ["Version", "Your labels", "Accuracy", "Macro recall", "Measured on"]
-        )
+        self.tree.setHeaderLabels(["Version", "Origin", "Accuracy", "Macro recall", "Measured"])
         self.tree.setRootIsDecorated(True)
         self.tree.setAlternatingRowColors(True)
         self.tree.setUniformRowHeights(True)
         self.tree.setStyleSheet("QTreeView::item { padding: 3px 2px; }")
         header = self.tree.header()
         header.setStretchLastSection(True)
-        self.tree.setColumnWidth(0, 330)
-        for column, width in ((1, 90), (2, 80), (3, 95)):
+        for column, width in ((0, 230), (1, 300), (2, 90), (3, 100)):
             self.tree.setColumnWidth(column, width)
         self.tree.itemSelectionChanged.connect(self._update)
         self.tree.itemDoubleClicked.connect(lambda *_: self._use())
         layout.addWidget(self.tree, 1)
         self.card = QLabel(self)
         self.card.setWordWrap(True)
+        self.card.setTextFormat(Qt.TextFormat.PlainText)
         self.card.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.card.setStyleSheet(f"color: {style.MUTED_TEXT};")
         layout.addWidget(self.card)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        self.use_button = QPushButton("Use This Version", self)
+        self.use_button = QPushButton("&Use This Version", self)
         self.use_button.clicked.connect(self._use)
         buttons.addButton(self.use_button, QDialogButtonBox.ButtonRole.ActionRole)
         buttons.rejected.connect(self.reject)
@@ -278,31 +304,33 @@ class ModelVersionsDialog(QDialog):
 
     def reload(self) -> None:
         self.tree.clear()
-        for task in ("spam", "sentiment"):
-            parent = QTreeWidgetItem([f"{task.capitalize()} model"])
+        for task in TASKS:
+            parent = QTreeWidgetItem([TASK_TITLES[task]])
             font = parent.font(0)
             font.setBold(True)
             parent.setFont(0, font)
             self.tree.addTopLevelItem(parent)
-            for info in session.list_versions(task):
-                current = info.version == self.current.get(task)
-                name = info.title + ("  — in use" if current else "")
+            for info in self.versions.get(task, []):
+                name = ("Shipped model" if info.shipped else info.version) + (
+                    "  — in use" if info.active else ""
+                )
+                measured = info.accuracy is not None or info.macro_recall is not None
                 item = QTreeWidgetItem(
                     [
                         name,
-                        "—" if info.shipped else f"{info.n_user_labels:,}",
-                        _pct(info.accuracy),
-                        _pct(info.macro_recall),
-                        _measured_on(info),
+                        info.origin,
+                        _pct(info.accuracy) if measured else "—",
+                        _pct(info.macro_recall) if measured else "—",
+                        info.measured_on,
                     ]
                 )
-                for column in (1, 2, 3):
+                for column in (2, 3):
                     item.setTextAlignment(
                         column, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
                     )
                 item.setData(0, Qt.ItemDataRole.UserRole, (task, info.version))
-                item.setToolTip(0, info.description)
-                if current:
+                item.setToolTip(0, f"{info.version}: {info.description}")
+                if info.active:
                     for column in range(5):
                         f = item.font(column)
                         f.setBold(True)
