@@ -198,7 +198,7 @@ def test_train_from_files_writes_a_card_checked_model(tmp_path, capsys):
     assert code == 0, capsys.readouterr().err
     from guiapp.core.models import load_model
 
-    model = load_model(out / "spam.joblib")
+    model = load_model(out / "spam.npz")
     assert model.task == "spam"
     assert "sms_labelled.csv" in " ".join(model.card["training"]["files"])
 

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import json
 import pickle
 import shutil
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
-import sklearn
 
 from guiapp.core import models
 from guiapp.core.errors import Cancelled, ModelError
 from guiapp.core.messages import make_frame
+from guiapp.core.models import serial
 from guiapp.core.models.features import TextHasher, normalize
 from guiapp.core.models.predict import model_texts
 from guiapp.core.paths import shipped_models_dir
@@ -67,15 +67,15 @@ def tweet_frame() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def shipped() -> dict[str, models.TrainedModel]:
     return {
-        task: models.load_model(shipped_models_dir() / f"{task}.joblib")
+        task: models.load_model(shipped_models_dir() / f"{task}.npz")
         for task in ("spam", "sentiment")
     }
 
 
 def copy_shipped(task: str, folder: Path) -> Path:
-    for name in (f"{task}.joblib", f"{task}.card.json"):
+    for name in (f"{task}.npz", f"{task}.card.json"):
         shutil.copy(shipped_models_dir() / name, folder / name)
-    return folder / f"{task}.joblib"
+    return folder / f"{task}.npz"
 
 
 # ----------------------------------------------------------------------- loading
@@ -86,7 +86,7 @@ def test_shipped_cards_describe_their_files(shipped):
         card = model.card
         assert card["task"] == task
         assert card["classes"] == list(model.classes)
-        assert card["environment"]["scikit_learn"] == sklearn.__version__
+        assert card["format"] == serial.FORMAT
         assert card["sha256"] == models.registry.file_sha256(shipped_models_dir() / card["file"])
         assert card["training"]["source_files"], "training corpora with hashes"
         assert all(
@@ -107,68 +107,109 @@ def test_shipped_cards_meet_the_acceptance_figures(shipped):
     assert sentiment["macro_recall"] >= 0.64
 
 
-def test_tampered_model_file_is_refused_before_unpickling(tmp_path, monkeypatch):
+def test_no_model_file_is_a_pickle(shipped):
+    # Every shipped model is arrays + JSON; np.load refuses object arrays (pickles).
+    for task in shipped:
+        data = (shipped_models_dir() / f"{task}.npz").read_bytes()
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
+            assert all(arrays[name].dtype != object for name in arrays.files)
+    assert not list(shipped_models_dir().glob("*.joblib"))
+    assert not list(shipped_models_dir().glob("*.pkl"))
+
+
+def test_a_model_round_trips_exactly_through_its_arrays(shipped):
+    texts = ["WINNER!! claim your prize now", "see you at home :)", "worst service ever"]
+    for task, model in shipped.items():
+        data = serial.pipeline_bytes(model.pipeline)
+        again = serial.pipeline_from_bytes(task, data, "test")
+        assert np.array_equal(model.pipeline.predict_proba(texts), again.predict_proba(texts))
+
+
+def test_tampered_model_file_is_refused(tmp_path):
     path = copy_shipped("spam", tmp_path)
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
-    monkeypatch.setattr(joblib, "load", lambda *a, **k: pytest.fail("unpickled a tampered file"))
-    with pytest.raises(ModelError, match="SHA-256"):
-        models.load_model(path)
-
-
-def test_card_from_another_sklearn_is_a_clear_model_error(tmp_path, monkeypatch):
-    path = copy_shipped("sentiment", tmp_path)
-    card_path = tmp_path / "sentiment.card.json"
-    card = json.loads(card_path.read_text())
-    card["environment"]["scikit_learn"] = "1.4.2"
-    card_path.write_text(json.dumps(card))
-    # detected from the card, before anything is unpickled
-    monkeypatch.setattr(joblib, "load", lambda *a, **k: pytest.fail("unpickled it"))
-    with pytest.raises(ModelError) as info:
-        models.load_model(path)
-    message = str(info.value)
-    assert "scikit-learn 1.4.2" in message and sklearn.__version__ in message
-    assert "Retrain" in message and str(path) in message
-    assert info.value.remedy == "retrain"  # the window offers a Retrain button on this
-    # a numpy of another major version cannot read the arrays either
-    card["environment"]["scikit_learn"] = sklearn.__version__
-    card["environment"]["numpy"] = "1.26.4" if np.__version__.startswith("2.") else "2.1.0"
-    card_path.write_text(json.dumps(card))
-    with pytest.raises(ModelError, match="made with numpy") as info:
+    with pytest.raises(ModelError, match="SHA-256") as info:
         models.load_model(path)
     assert info.value.remedy == "retrain"
 
 
-def test_pickle_from_another_sklearn_raises_model_error_not_warning(tmp_path, monkeypatch, shipped):
-    # A pickle whose estimators say they were made by another scikit-learn (its card
-    # lies about it): scikit-learn's InconsistentVersionWarning becomes a ModelError.
-    import sklearn.base
+def _crafted(task: str, shipped, change) -> bytes:
+    """The shipped model's arrays with one value changed by ``change(spec, arrays)``."""
+    data = serial.pipeline_bytes(shipped[task].pipeline)
+    with np.load(io.BytesIO(data), allow_pickle=False) as loaded:
+        arrays = {name: loaded[name] for name in loaded.files}
+    spec = json.loads(arrays["spec"].tobytes())
+    change(spec, arrays)
+    arrays["spec"] = np.frombuffer(json.dumps(spec).encode(), dtype=np.uint8)
+    out = io.BytesIO()
+    np.savez(out, **arrays)
+    return out.getvalue()
 
-    monkeypatch.setattr(sklearn.base, "__version__", "1.3.0")
-    model = models.TrainedModel("spam", shipped["spam"].pipeline, dict(shipped["spam"].card))
-    model.save(tmp_path)
-    monkeypatch.undo()
-    with pytest.raises(ModelError, match="pickled with version 1.3.0") as info:
-        models.load_model(tmp_path / "spam.joblib")
-    assert info.value.remedy == "retrain"
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (lambda s, a: s["hasher"].__setitem__("n_bits", "abc"), "n_bits"),
+        (lambda s, a: s["hasher"].__setitem__("n_bits", -1), "n_bits"),
+        (lambda s, a: s["hasher"].__setitem__("n_bits", 10**15), "n_bits"),
+        (lambda s, a: s["hasher"].__setitem__("word_ngrams", [3, 1]), "word_ngrams"),
+        (lambda s, a: s["hasher"].__setitem__("max_chars", True), "max_chars"),
+        (lambda s, a: s.__setitem__("lexicon_words", {"good": 1}), "lexicon"),
+        (lambda s, a: s["lexicon_words"].append(s["lexicon_words"][0]), "repeat"),
+        (lambda s, a: a.__setitem__("lexicon_values", a["lexicon_values"] * 100), "valences"),
+        (lambda s, a: a["coef"].__setitem__((0, 5), np.nan), "coef"),
+        (lambda s, a: a.__setitem__("coef", a["coef"][:, :-1]), "coef"),
+        (lambda s, a: a.__setitem__("idf", -a["idf"]), "idf"),
+        (lambda s, a: s["tfidf"].__setitem__("n_dense", 3), "n_dense"),
+        (lambda s, a: s["clf"].__setitem__("C", "inf"), "C must"),
+        (lambda s, a: s.__setitem__("format", "pickle"), "not a model file"),
+    ],
+)
+def test_crafted_values_are_refused_with_a_model_error(shipped, change, words):
+    data = _crafted("spam", shipped, change)
+    with pytest.raises(ModelError, match=words):
+        serial.pipeline_from_bytes("spam", data, "crafted.npz")
 
 
-def test_unknown_pickle_is_refused(tmp_path):
-    rogue = tmp_path / "spam.joblib"
+def test_an_object_array_is_never_unpickled(shipped, monkeypatch):
+    data = serial.pipeline_bytes(shipped["spam"].pipeline)
+    with np.load(io.BytesIO(data), allow_pickle=False) as loaded:
+        arrays = {name: loaded[name] for name in loaded.files}
+    arrays["coef"] = np.array([{"evil": 1}], dtype=object)
+    out = io.BytesIO()
+    np.savez(out, **arrays)  # writes a pickle inside the archive
+    monkeypatch.setattr(pickle, "loads", lambda *a, **k: pytest.fail("unpickled it"))
+    with pytest.raises(ModelError):
+        serial.pipeline_from_bytes("spam", out.getvalue(), "evil.npz")
+
+
+def test_a_pickle_or_a_foreign_card_is_refused(tmp_path):
+    rogue = tmp_path / "spam.npz"
     with open(rogue, "wb") as fh:
         pickle.dump({"not": "a model"}, fh)
     with pytest.raises(ModelError, match="card is missing"):
         models.load_model(rogue)
-    (tmp_path / "spam.card.json").write_text(json.dumps({"file": "spam.joblib"}))
+    (tmp_path / "spam.card.json").write_text(json.dumps({"file": "spam.npz"}))
     with pytest.raises(ModelError, match="not a model card written by Triage"):
         models.load_model(rogue)
+    old = tmp_path / "old" / "spam.joblib"
+    old.parent.mkdir()
+    old.write_bytes(b"pickle")
+    card = json.loads((shipped_models_dir() / "spam.card.json").read_text())
+    card["file"] = "spam.joblib"
+    card.pop("format")
+    (old.parent / "spam.joblib.card.json").write_text(json.dumps(card))
+    (old.parent / "spam.card.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="not in Triage's model format"):
+        models.load_model(old.parent / "spam.card.json")
 
 
 def test_a_card_cannot_vouch_for_another_file(tmp_path):
     copy_shipped("spam", tmp_path)
-    other = tmp_path / "other.joblib"
-    shutil.copy(tmp_path / "spam.joblib", other)
+    other = tmp_path / "other.npz"
+    shutil.copy(tmp_path / "spam.npz", other)
     shutil.copy(tmp_path / "spam.card.json", tmp_path / "other.card.json")
     with pytest.raises(ModelError, match="another file"):
         models.load_model(other)

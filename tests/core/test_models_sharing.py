@@ -9,14 +9,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import sklearn
 import skops.io as sio
 from test_models import copy_shipped, enron_frame, sms_frame, tweet_frame
 
-from guiapp.core import models
+from guiapp.core import models, session
+from guiapp.core.collection import Collection
 from guiapp.core.errors import ModelError
 from guiapp.core.models import sharing
 from guiapp.core.models.registry import file_sha256
+from guiapp.core.project import Project
 
 
 @pytest.fixture(scope="module")
@@ -47,37 +48,60 @@ def rewrite(path: Path, pipeline) -> None:
     card_path.write_text(json.dumps(card))
 
 
-def test_export_then_import_gives_the_same_model(exported):
+def test_export_then_import_gives_the_same_model(exported, tmp_path):
     frame = pd.concat(
         [sms_frame().iloc[:50], enron_frame().iloc[:10], tweet_frame().iloc[:50]],
         ignore_index=True,
     )
+    collection = Collection(frame)
+    project = Project.create(tmp_path / "p.triage", collection)
     for task, path in exported.items():
         card = json.loads(path.with_name(f"my-{task}.card.json").read_text())
         assert card["task"] == task and card["export"]["sha256"] == file_sha256(path)
-        assert card["environment"]["scikit_learn"] == sklearn.__version__
         assert card["evaluation"]  # the metrics travel with the model
-        version = sharing.import_model(path)
-        assert not version.active and models.active_version(task) == "shipped"
-        imported = models.load_current(task, version.version)  # stored the app's own way
+        stored = session.import_model(project, path)
+        assert not stored.active and project.active_models()[task] == "shipped"
+        assert stored.origin == {"kind": "imported", "file": str(path.resolve())}
+        imported = project.load_model(task, stored.version)  # stored the app's own way
         assert imported.card["imported"]["sha256"] == card["export"]["sha256"]
         assert "Imported from" in imported.card["description"]
-        shipped = models.load_current(task, "shipped")
+        shipped = models.load_shipped(task)
         assert np.array_equal(
             models.predict_proba(imported, frame), models.predict_proba(shipped, frame)
         )
-    # a retrained version is exported by its id alone, and can be activated on import
-    retrained = models.retrain(
-        "spam",
-        sms_frame().iloc[:20],
-        base_training_data=sms_frame()
-        .iloc[20:60]
-        .assign(task="spam", corpus="sms", label=lambda f: f["user_spam"]),
-        save=True,
-    ).model
-    path, _ = sharing.export_model(retrained.version, exported["spam"].parent / "retrained")
-    version = sharing.import_model(path, activate=True)
-    assert models.active_version("spam") == version.version != retrained.version
+    # a project's version is exported by its id, and can be made the one in use on import
+    path, _ = sharing.export_model(
+        stored.version, exported["spam"].parent / "again", task="sentiment", source=project.path
+    )
+    again = session.import_model(project, path, activate=True)
+    assert project.active_models()["sentiment"] == again.version != stored.version
+    project.close()
+
+
+def test_crafted_attributes_are_refused_with_a_model_error(exported, tmp_path):
+    for value in ("abc", -1, 10**15):
+        path = copy_export(exported["spam"], tmp_path)
+        pipeline = models.load_shipped("spam").pipeline
+        hasher = pipeline["hash"]
+        saved = hasher.n_bits
+        hasher.n_bits = value
+        try:
+            rewrite(path, pipeline)
+        finally:
+            hasher.n_bits = saved
+        with pytest.raises(ModelError, match="n_bits"):
+            sharing.import_model(path)
+    path = copy_export(exported["spam"], tmp_path)
+    pipeline = models.load_shipped("spam").pipeline
+    hasher = pipeline["hash"]
+    saved = hasher.lexicon
+    hasher.lexicon = {"good": "very"}
+    try:
+        rewrite(path, pipeline)
+    finally:
+        hasher.lexicon = saved
+    with pytest.raises(ModelError):
+        sharing.import_model(path)
 
 
 def test_a_tampered_file_is_refused_before_loading(exported, tmp_path, monkeypatch):
@@ -90,20 +114,6 @@ def test_a_tampered_file_is_refused_before_loading(exported, tmp_path, monkeypat
         sharing.import_model(path)
 
 
-def test_a_model_of_another_scikit_learn_is_refused_with_a_retrain_remedy(
-    exported, tmp_path, monkeypatch
-):
-    copy_export(exported["sentiment"], tmp_path)
-    card_path = tmp_path / "my-sentiment.card.json"
-    card = json.loads(card_path.read_text())
-    card["environment"]["scikit_learn"] = "1.5.2"
-    card_path.write_text(json.dumps(card))
-    monkeypatch.setattr(sio, "load", lambda *a, **k: pytest.fail("loaded before the check"))
-    with pytest.raises(ModelError) as info:
-        sharing.import_model(card_path)
-    assert info.value.remedy == "retrain" and "scikit-learn 1.5.2" in str(info.value)
-
-
 class Rogue:
     """A type outside the allow-list: building it would run this code."""
 
@@ -113,7 +123,7 @@ class Rogue:
 
 def test_types_outside_the_allow_list_are_refused_by_name(exported, tmp_path):
     path = copy_export(exported["spam"], tmp_path)
-    pipeline = models.load_current("spam", "shipped").pipeline
+    pipeline = models.load_shipped("spam").pipeline
     pipeline.steps[1][1].rogue = Rogue()  # rides along inside an allowed object
     try:
         rewrite(path, pipeline)
@@ -125,7 +135,7 @@ def test_types_outside_the_allow_list_are_refused_by_name(exported, tmp_path):
 
 def test_a_card_that_does_not_describe_the_file_is_refused(exported, tmp_path):
     path = copy_export(exported["spam"], tmp_path)
-    pipeline = models.load_current("spam", "shipped").pipeline
+    pipeline = models.load_shipped("spam").pipeline
     clf = pipeline["clf"]
     saved = clf.intercept_.copy()
     clf.intercept_ = saved + 2.0
@@ -137,7 +147,7 @@ def test_a_card_that_does_not_describe_the_file_is_refused(exported, tmp_path):
         sharing.import_model(path)
     # the sentiment model under a spam card: not a spam pipeline
     path = copy_export(exported["spam"], tmp_path)
-    rewrite(path, models.load_current("sentiment", "shipped").pipeline)
+    rewrite(path, models.load_shipped("sentiment").pipeline)
     with pytest.raises(ModelError, match="does not fit a spam model"):
         sharing.import_model(path)
 

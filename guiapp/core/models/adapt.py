@@ -20,6 +20,7 @@ one of the candidates; when it cross-validates best it is kept as it is.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,7 +39,15 @@ from guiapp.core.models.registry import TrainedModel
 from guiapp.core.progress import Hooks
 
 #: Penalty strengths tried, weakest prior last; 0 stands for the starting model unchanged.
-C_GRID = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
+C_GRID = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
+#: The same fit with the prior at zero (the labels alone, on the starting model's
+#: features): it wins where the user's view contradicts the starting model's.
+SCRATCH_GRID = (10.0, 100.0)
+CANDIDATES: tuple[tuple[str, float], ...] = (
+    ("start", 0.0),
+    *(("prior", C) for C in C_GRID),
+    *(("scratch", C) for C in SCRATCH_GRID),
+)
 #: Prior on the intercept: it may move by a few log-odds (class balance differs between
 #: collections) without running away when one class has few labels.
 INTERCEPT_C = 10.0
@@ -169,6 +178,7 @@ class Adaptation:
     cv_table: dict[str, float] = field(default_factory=dict)
     iterations: int = 0
     seconds: float = 0.0
+    recipe: str = "start"  # "start", "prior" or "scratch" (see CANDIDATES)
 
 
 def _k_out(task: str) -> int:
@@ -487,9 +497,10 @@ def _cross_validate(
         return None
     sub = data.take(rows)
     K = sub.gram()
-    path = _Path([rows[h] for h in local], [[] for _ in range(len(C_GRID) + 1)])
-    total = len(local) * len(C_GRID)
+    path = _Path([rows[h] for h in local], [[] for _ in CANDIDATES])
+    total = len(local) * (len(CANDIDATES) - 1)
     done = 0
+    zero_b = np.zeros_like(b0)
     for held in local:
         fit = np.setdiff1d(np.arange(len(rows)), held)
         part = sub.subset(fit)
@@ -497,19 +508,35 @@ def _cross_validate(
         K_held = K[np.ix_(held, fit)]
         path.scores[0].append(start_scores[rows[held]])
         previous: tuple[np.ndarray, np.ndarray] | None = None
-        last_C = 1.0
-        for ci, C in enumerate(C_GRID, start=1):
-            if previous is not None:  # A ~ -C G: scale the last solution to the new C
-                previous = (previous[0] * (C / last_C), previous[1])
+        last = ("start", 1.0)
+        for ci, (kind, C) in enumerate(CANDIDATES[1:], start=1):
+            scratch = kind == "scratch"
+            if previous is not None and kind == last[0]:
+                # A ~ -C G: the last solution scaled to the new C starts the next fit
+                previous = (previous[0] * (C / last[1]), previous[1])
+            else:
+                previous = None
             A, b, iterations = fit_kernel(
-                part, K_fit, C, b0, start=previous, max_iter=FOLD_MAX_ITER, hooks=hooks
+                _zeroed(part) if scratch else part,
+                K_fit,
+                C,
+                zero_b if scratch else b0,
+                start=previous,
+                max_iter=FOLD_MAX_ITER,
+                hooks=hooks,
             )
-            previous, last_C = (A, b), C
+            previous, last = (A, b), (kind, C)
             path.iterations += iterations
-            path.scores[ci].append(sub.offsets[held] + K_held @ A + b)
+            offsets = 0.0 if scratch else sub.offsets[held]
+            path.scores[ci].append(offsets + K_held @ A + b)
             done += 1
             hooks.step(done, total, "cross-validating")
     return path
+
+
+def _zeroed(data: LabelledSet) -> LabelledSet:
+    """``data`` without the starting model's scores (a fit from scratch)."""
+    return dataclasses.replace(data, offsets=np.zeros_like(data.offsets))
 
 
 def _choose(
@@ -546,6 +573,22 @@ def _choose(
         if value > best[0] + 1e-9:  # ties go to the stronger prior (listed first)
             best = (value, ci, offsets)
     return best[1], best[2], best[0]
+
+
+def out_of_fold(
+    task: str, data: LabelledSet, path: _Path, tune: bool, start_offsets: np.ndarray
+) -> np.ndarray:
+    """Each fold's held-out scores by the candidate (and offsets) chosen on the *other*
+    folds: the figure of the whole recipe, its choice included, on labels nothing was
+    chosen or fitted on."""
+    oof = np.full((len(data.y), data.offsets.shape[1]), np.nan)
+    folds = list(range(len(path.folds)))
+    for fi, held in enumerate(path.folds):
+        ci, offsets, _ = _choose(
+            task, data, path, [f for f in folds if f != fi], tune, start_offsets
+        )
+        oof[held] = path.scores[ci][fi] + offsets
+    return oof
 
 
 def adapt(
@@ -626,9 +669,10 @@ def adapt(
         )
     all_folds = list(range(len(path.folds)))
     ci, offsets, _ = _choose(task, data, path, all_folds, tune, start_offsets)
-    C = (0.0, *C_GRID)[ci]
+    kind, C = CANDIDATES[ci]
+    scratch = kind == "scratch"
     table = {
-        ("start" if i == 0 else f"C={c:g}"): _choose(
+        ("start" if k_ == "start" else f"{k_} C={c:g}"): _choose(
             task,
             data,
             _Path(path.folds, [path.scores[i]]),
@@ -636,7 +680,7 @@ def adapt(
             False,
             start_offsets if i == 0 else np.zeros(k_out),
         )[2]
-        for i, c in enumerate((0.0, *C_GRID))
+        for i, (k_, c) in enumerate(CANDIDATES)
     }
     iterations = path.iterations
     final: FitResult | None = None
@@ -650,27 +694,30 @@ def adapt(
         if ci == 0:
             oof[held_part] = start_scores[held_part] + offsets
         else:
-            part = data.take(np.sort(fit_part))
-            fitted = _fit(part, C, b0, hooks.scaled(0.4, 0.7))
+            base = _zeroed(data) if scratch else data
+            b_fit = np.zeros_like(b0) if scratch else b0
+            part = base.take(np.sort(fit_part))
+            fitted = _fit(part, C, b_fit, hooks.scaled(0.4, 0.7))
             iterations += fitted.iterations
-            oof[held_part] = data.scores(held_part, part, fitted) + offsets
-            final = _fit(data, C, b0, hooks.scaled(0.7, 0.98), start=data.lift(part, fitted))
+            oof[held_part] = base.scores(held_part, part, fitted) + offsets
+            final = _fit(base, C, b_fit, hooks.scaled(0.7, 0.98), start=base.lift(part, fitted))
     else:
         method = (
             f"stratified {len(path.folds)}-fold cross-validation over the project's labels "
             f"(each fold scored with the C and offsets chosen on the other folds)"
         )
-        for fi, held in enumerate(path.folds):
-            cj, off_j, _ = _choose(
-                task, data, path, [f for f in all_folds if f != fi], tune, start_offsets
-            )
-            oof[held] = path.scores[cj][fi] + off_j
-            assessed[held] = True
+        oof[:] = out_of_fold(task, data, path, tune, start_offsets)
+        assessed[:] = True
         if ci:
-            final = _fit(data, C, b0, hooks.scaled(0.8, 0.98))
+            final = _fit(
+                _zeroed(data) if scratch else data,
+                C,
+                np.zeros_like(b0) if scratch else b0,
+                hooks.scaled(0.8, 0.98),
+            )
     if final is not None:
         iterations += final.iterations
-        model = _with_delta(task, start, data.columns, final, offsets)
+        model = _with_delta(task, start, data.columns, final, offsets, scratch=scratch)
         kept, note = False, ""
     elif np.allclose(offsets, start_offsets):
         model, kept = start, True
@@ -695,16 +742,25 @@ def adapt(
         table,
         iterations,
         time.perf_counter() - began,
+        kind,
     )
 
 
 def _with_delta(
-    task: str, start: TrainedModel, columns: np.ndarray, fit: FitResult, offsets: np.ndarray
+    task: str,
+    start: TrainedModel,
+    columns: np.ndarray,
+    fit: FitResult,
+    offsets: np.ndarray,
+    *,
+    scratch: bool = False,
 ) -> TrainedModel:
     """``start`` with its weights moved by ``fit.delta`` on ``columns`` and the fitted
-    intercept (plus ``offsets``)."""
+    intercept (plus ``offsets``); ``scratch``: ``fit.delta`` are the weights themselves."""
     old = start.pipeline["clf"]
     coef = np.array(old.coef_, dtype=np.float64)
+    if scratch:
+        coef[:] = 0.0
     coef[:, columns] += fit.delta.T
     clf = LogisticRegression(C=float(getattr(old, "C", 1.0)))
     clf.coef_ = coef.astype(np.float32)
@@ -722,6 +778,7 @@ def summary(adaptation: Adaptation) -> dict[str, Any]:
     """The choices, for the card."""
     return {
         "method": "L2 prior toward the starting model's weights, fitted on the project's labels",
+        "recipe": adaptation.recipe,
         "C": adaptation.C,
         "intercept_C": INTERCEPT_C,
         "offsets": [float(v) for v in np.ravel(adaptation.offsets)],

@@ -128,8 +128,10 @@ def pipeline_from_bytes(task: str, data: bytes, source: str | Path) -> Pipeline:
             declared = sum(info.file_size for info in archive.infolist())
         if declared > MAX_ARCHIVE_BYTES:
             raise _refuse(source, "the model's arrays would be larger than any Triage model")
-        arrays = np.load(io.BytesIO(data), allow_pickle=False)
-        names = set(arrays.files)
+        with np.load(io.BytesIO(data), allow_pickle=False) as loaded:
+            # Read every array now: an object array (a pickle) is refused here.
+            arrays = {name: loaded[name] for name in loaded.files}
+        names = set(arrays)
     except ModelError:
         raise
     except Exception as exc:  # a damaged archive can raise many kinds of error

@@ -124,7 +124,6 @@ def add(
     """Store ``model`` as a new version of its task (inside the caller's transaction);
     its card gets the version id, the time and ``origin``. ``trained_on``: the store rows
     and labels it was fitted on (the report measures it later on the labels added since)."""
-    ensure(conn)
     data = serial.pipeline_bytes(model.pipeline)
     version = next_version(conn, model.task)
     card = dict(model.card)
