@@ -89,7 +89,7 @@ def report() -> dict:
     from guiapp.core import models
 
     _, tests = training_and_tests()
-    shipped = {task: models.load_current(task, version=models.SHIPPED) for task in TASKS}
+    shipped = {task: models.load_shipped(task) for task in TASKS}
     plain = plain_models()
     out: dict = {"splits": {}, "plain_fit_seconds": plain["fit_seconds"]}
     worst_diff, changed = 0.0, 0

@@ -116,7 +116,7 @@ def classify_ours(n: int, runs: int) -> dict:
     collection = C.collection_from_csv(n)
     timing, predictions = C.repeat(lambda: predict_ours(collection), runs)
     # session.predict loads (and checks) the model files on every call; that part alone:
-    loading, _ = C.repeat(lambda: [models.load_current(t) for t in TASKS], runs)
+    loading, _ = C.repeat(lambda: [models.load_shipped(t) for t in TASKS], runs)
     missing = [t for t in TASKS if t not in predictions.prob]
     if missing:
         raise RuntimeError("; ".join(predictions.notes) or f"no {missing} predictions")
@@ -331,7 +331,10 @@ def retrain_ours(n: int, runs: int) -> dict:
     timing, outcome = C.repeat(lambda: session.retrain(session.snapshot(collection)), runs)
     extra: dict = {"labels_per_model": n, "rows": len(collection)}
     for task, report in outcome.reports.items():
-        extra[f"{task}_cv"] = report.cv
+        extra[f"{task}_cv"] = {
+            "new": report.new and {k: report.new[k] for k in ("accuracy", "macro_recall", "n")},
+            "method": report.method,
+        }
     extra["cancel"] = measure_cancel(collection)
     return _record(timing, **extra)
 

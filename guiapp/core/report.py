@@ -44,7 +44,7 @@ def report_lines(report: Any) -> list[str]:
         f"{r.task}: {r.n_user_labels:,} labelled messages ({r.n_corrected:,} corrected in Triage)"
     ]
     if r.kept:
-        lines.append(f"  kept {r.previous} (no new version)")
+        lines.append(f"  using {r.version}: no adapted version measured better (no new version)")
     else:
         lines.append(f"  new version {r.version or '(not saved)'}, adapted from {r.start_version}")
     lines.append(f"  new model: {headline(r.new, r.task)}")

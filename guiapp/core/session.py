@@ -468,7 +468,8 @@ def retrain(
     ``collection`` is a :func:`snapshot` (the user may keep labelling the original); the
     outcome says which ``revision`` of the labels it learnt from. Nothing is saved here:
     :func:`save_retrain` stores the new versions in the project. A task without labels is
-    not retrained.
+    not retrained -- unless its model in use cannot be loaded: then its starting model is
+    put back in use.
 
     ``before``: per task, the predicted label codes the changes are counted against
     (``Collection.predicted``: the window passes the codes it keeps); ``edit``: the
@@ -477,14 +478,14 @@ def retrain(
     from guiapp.core import models
 
     hooks = Hooks(on_progress, stop_requested)
-    tasks = [t for t in TASKS if t in tasks and (collection.user[t] >= 0).any()]
+    tasks = [t for t in TASKS if t in tasks]
     was = {
         t: (before or {}).get(t)
         if (before or {}).get(t) is not None and len(before[t]) == len(collection)
         else collection.predicted(t)
         for t in tasks
     }
-    outcomes = models.retrain_project(
+    outcomes = models.retrain_project(  # leaves out tasks with nothing to do
         collection.messages,
         {t: collection.user[t] for t in tasks},
         source=collection.source,
@@ -498,7 +499,7 @@ def retrain(
     for task, done in outcomes.items():
         changed = (was[task] != done.codes) & (was[task] >= 0)
         flipped |= changed
-        version = done.previous_version if done.kept_start else ""
+        version = done.start_version if done.kept_start else ""
         predictions.prob[task] = done.probabilities
         predictions.versions[task] = version
         predictions.cards[task] = dict(done.model.card)
@@ -561,6 +562,10 @@ def save_retrain(project: Project, outcome: RetrainOutcome) -> None:
         outcome.predictions.cards[task] = dict(stored.card)
         outcome.reports[task].version = stored.version
         outcome.reports[task].card = dict(stored.card)
+    active = project.active_models()
+    for task, report in outcome.reports.items():
+        if report.kept and active.get(task) != report.version:
+            project.set_active_model(task, report.version)  # e.g. back from a damaged one
     outcome.models = {}
     save_predictions(project, outcome.predictions)
     save_yardsticks(project, outcome)

@@ -83,8 +83,8 @@ class _TaskPage(QWidget):
         task = report.task.capitalize()
         if report.kept:
             what = (
-                f"kept <code>{html.escape(report.previous)}</code>: no version measured better "
-                "on your labels"
+                f"uses <code>{html.escape(report.version)}</code>: no adapted version measured "
+                "better on your labels"
             )
         else:
             what = (

@@ -149,23 +149,20 @@ def main(argv: list[str] | None = None) -> int:
     _settle(app)
     _save(window.last_dialog, out / "screenshot-import-model.png")
     window.last_dialog.close()
-    # A model made by another scikit-learn (what an upgrade leaves): the retrain offer.
-    from guiapp.core import models
+    # A damaged model version in the project: the retrain offer.
     from guiapp.core.errors import ModelError
-    from guiapp.core.models.registry import check_environment
     from guiapp.qt.model_dialogs import ModelProblemsDialog
 
-    version = models.list_versions("spam")[0]
-    card = {**version.card, "environment": {**version.card["environment"]}}
-    card["environment"]["scikit_learn"] = "1.5.2"
-    try:
-        check_environment(card, version.path)
-    except ModelError as exc:
-        dialog = ModelProblemsDialog({"spam": exc}, window)
-        dialog.show()
-        _settle(app)
-        _save(dialog, out / "screenshot-model-problems.png")
-        dialog.close()
+    error = ModelError(
+        f"{window.project.path.name} (model spam-3)",
+        "the stored model does not match its SHA-256 (damaged); it was not loaded.",
+        remedy="retrain",
+    )
+    dialog = ModelProblemsDialog({"spam": error}, window)
+    dialog.show()
+    _settle(app)
+    _save(dialog, out / "screenshot-model-problems.png")
+    dialog.close()
     window.show_shortcuts()
     _settle(app)
     _save(window.last_dialog, out / "screenshot-shortcuts.png")

@@ -66,8 +66,9 @@ def test_retrain_in_a_worker_while_labelling(qtbot, window):
     assert outcome.revision < revision_during  # trained on the labels before the late edits
     assert report.n_user_labels == 20 and report.n_corrected == 20
     assert report.version != old_version and c.model_versions["spam"] == report.version
-    assert set(report.per_class) == {"ham", "spam"}
-    assert np.asarray(report.confusion).sum() == 20
+    assert set(report.new["per_class"]) == {"ham", "spam"}
+    assert np.asarray(report.new["confusion"]).sum() == 20  # cross-validated: every label
+    assert report.start["n"] == 20 and report.start_version == "shipped"
     # the table shows the new model's predictions, and the user's labels where given
     assert not np.allclose(c.spam_prob, old_prob)
     assert (c.label("spam")[to_spam] == 1).all() and (c.label("spam")[to_ham] == 0).all()
@@ -92,10 +93,10 @@ def test_retrain_in_a_worker_while_labelling(qtbot, window):
     dialog.flipped_button.click()
     assert sorted(window.model.order.tolist()) == flipped.tolist()
     assert window.filter_bar.rows_chip.isVisible()
-    # a version in the user's data directory; the shipped files untouched
-    versions = models.list_versions("spam")
+    # a version of this project; the shipped files untouched
+    versions = window.project.model_versions("spam")
     assert versions[0].version == report.version and not versions[0].shipped
-    assert models.active_version("spam") == report.version
+    assert window.project.active_models()["spam"] == report.version
     assert shipped_hashes() == before
 
     # roll back to the shipped model from the versions dialog
@@ -113,7 +114,7 @@ def test_retrain_in_a_worker_while_labelling(qtbot, window):
         versions_dialog.use_button.click()
     assert c.model_versions["spam"] == old_version
     np.testing.assert_allclose(c.spam_prob, old_prob, atol=1e-6)
-    assert models.active_version("spam") == models.SHIPPED
+    assert window.project.active_models()["spam"] == models.SHIPPED
 
 
 def test_cancel_a_retrain(qtbot, window):
@@ -134,13 +135,20 @@ def test_cancel_a_retrain(qtbot, window):
     assert c.model_versions == old_version
     np.testing.assert_array_equal(c.spam_prob, old_prob)
     assert window.last_retrain is None and window.act_retrain.isEnabled()
-    assert models.active_version("spam") == models.SHIPPED
+    assert window.project.active_models()["spam"] == models.SHIPPED
 
 
 def test_corrected_messages_come_out_corrected_after_retraining(qtbot, window):
     c = window.collection
     to_spam, to_ham = correct_some(window)
-    with qtbot.waitSignal(window.retrain_finished, timeout=RETRAIN_WAIT):
+    with qtbot.waitSignal(window.retrain_finished, timeout=RETRAIN_WAIT) as finished:
         window.retrain(["spam"])
-    assert (c.predicted("spam")[to_spam] == 1).all()
-    assert (c.predicted("spam")[to_ham] == 0).all()
+    report = finished.args[0].reports["spam"]
+    # each corrected message comes out corrected, or the report names it and why
+    unfitted = set(report.unfitted_rows.tolist())
+    for rows, code in ((to_spam, 1), (to_ham, 0)):
+        for row in rows:
+            assert c.predicted("spam")[row] == code or row in unfitted
+    if unfitted:
+        assert any("your labels are kept for them" in n for n in report.notes)
+    assert len(unfitted) < 10

@@ -300,8 +300,11 @@ def retrain_project(
     """Retrain every task in ``labels`` (per row of ``messages``; -1: none) of the project
     at ``source`` (None: from the shipped models), hashing each distinct text once."""
     hooks = hooks or Hooks()
-    tasks = [t for t in TASKS if t in labels]
-    starts = {t: starting_point(source, t) for t in tasks}
+    starts = {t: starting_point(source, t) for t in TASKS if t in labels}
+    # A task without labels is left alone, unless its model in use cannot be loaded: then
+    # the retrain (the remedy offered for that) puts its starting model back in use.
+    tasks = [t for t in starts if (np.asarray(labels[t]) >= 0).any() or starts[t][4]]
+    starts = {t: starts[t] for t in tasks}
     if trained_on is None and source is not None:
         with store.read_only(source) as conn:
             trained_on = {
