@@ -44,15 +44,25 @@ def spam_without_sms():
     """The spam model without SMS, the SMS pool and test split, and the start's rows."""
     from guiapp.core.models import corpora, training
     from guiapp.core.models.predict import model_texts
-    from guiapp.core.models.registry import TrainedModel
+    from guiapp.core.models.registry import TrainedModel, load_model
 
     data = training.load_training_data("spam")
     base = data[data["corpus"] != "sms"].reset_index(drop=True)
-    hasher = training.make_hasher()
-    X = training.hash_matrix(hasher, model_texts(base), n_jobs=2)
-    weights = training.spam_weights(base["corpus"].astype(str).to_numpy())
-    pipeline = training._fit("spam", hasher, X, base["label"].to_numpy(), weights, training.SPAM_C)
-    start = TrainedModel("spam", pipeline, {"hyperparameters": {"C": training.SPAM_C}})
+    folder = C.cache_dir() / "spam_without_sms"  # rebuilt when the training data changes
+    digest = C.file_digest(training.paths.shipped_models_dir() / training.TRAINING_DATA)
+    try:
+        start = load_model(folder / "spam.npz")
+        if start.card.get("training_data_sha256") != digest:
+            raise ValueError("stale")
+    except Exception:  # noqa: BLE001 - missing, stale or damaged: build it again
+        hasher = training.make_hasher()
+        X = training.hash_matrix(hasher, model_texts(base), n_jobs=2)
+        weights = training.spam_weights(base["corpus"].astype(str).to_numpy())
+        y = base["label"].to_numpy()
+        pipeline = training._fit("spam", hasher, X, y, weights, training.SPAM_C)
+        card = {"hyperparameters": {"C": training.SPAM_C}, "training_data_sha256": digest}
+        start = TrainedModel("spam", pipeline, card)
+        start.save(folder)
     sms, _ = corpora.read_sms(C.shared_data())
     pool, test = corpora.spam_split(sms)
     return start, pool, test, base

@@ -547,8 +547,13 @@ def _choose(
     tune: bool,
     start_offsets: np.ndarray,
 ) -> tuple[int, np.ndarray, float]:
-    """The candidate, its offsets and its mean figure over ``folds`` of ``path``."""
-    best = (-1.0, 0, start_offsets)
+    """The candidate, its offsets and its mean figure over ``folds`` of ``path``.
+
+    The one-standard-error rule: the first candidate in ``CANDIDATES``' order (the starting
+    model, then ever weaker priors, then none) whose mean is within one standard error of
+    the best mean -- a few noisy folds do not move the model for a gain they cannot show.
+    """
+    results = []
     for ci in range(len(path.scores)):
         default = start_offsets if ci == 0 else np.zeros_like(start_offsets)
         if tune:
@@ -557,22 +562,23 @@ def _choose(
             offsets = tune_offsets(scores, data.y[rows], data.weights[rows])
         else:
             offsets = default
-        value = float(
-            np.mean(
-                [
-                    headline(
-                        task,
-                        data.y[path.folds[f]],
-                        codes_of(path.scores[ci][f], offsets),
-                        data.weights[path.folds[f]],
-                    )
-                    for f in folds
-                ]
+        values = [
+            headline(
+                task,
+                data.y[path.folds[f]],
+                codes_of(path.scores[ci][f], offsets),
+                data.weights[path.folds[f]],
             )
-        )
-        if value > best[0] + 1e-9:  # ties go to the stronger prior (listed first)
-            best = (value, ci, offsets)
-    return best[1], best[2], best[0]
+            for f in folds
+        ]
+        results.append((float(np.mean(values)), np.asarray(values), offsets))
+    best = max(range(len(results)), key=lambda i: results[i][0])
+    spread = results[best][1]
+    se = float(np.std(spread, ddof=1) / np.sqrt(len(spread))) if len(spread) > 1 else 0.0
+    for ci, (mean, _, offsets) in enumerate(results):
+        if mean >= results[best][0] - se - 1e-9:
+            return ci, offsets, mean
+    return best, results[best][2], results[best][0]  # (not reached: best qualifies)
 
 
 def out_of_fold(
