@@ -592,9 +592,10 @@ class VersionInfo:
 def _origin_text(origin: dict) -> str:
     kind = origin.get("kind", "shipped")
     if kind == "retrained":
+        start = origin.get("start", "shipped")
         return (
             f"retrained here on {int(origin.get('labels', 0)):,} labels at edit "
-            f"#{int(origin.get('edit', 0))} (from {origin.get('start', 'shipped')})"
+            f"#{int(origin.get('edit', 0))}" + ("" if start == "shipped" else f" (from {start})")
         )
     if kind == "imported":
         return f"imported from {Path(str(origin.get('file', ''))).name}"

@@ -125,7 +125,8 @@ class _TaskPage(QWidget):
                 value = None if figures is None else figures.get(key)
                 metrics.setItem(r, c, _item(_pct(value), align_right=True))
         header = metrics.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        for column in (0, 2, 3):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         layout.addWidget(metrics)
         method = QLabel(f"New model measured by {report.method}.", self)
@@ -283,7 +284,7 @@ class ModelVersionsDialog(QDialog):
         self.tree.setStyleSheet("QTreeView::item { padding: 3px 2px; }")
         header = self.tree.header()
         header.setStretchLastSection(True)
-        for column, width in ((0, 230), (1, 300), (2, 90), (3, 100)):
+        for column, width in ((0, 200), (1, 360), (2, 90), (3, 100)):
             self.tree.setColumnWidth(column, width)
         self.tree.itemSelectionChanged.connect(self._update)
         self.tree.itemDoubleClicked.connect(lambda *_: self._use())

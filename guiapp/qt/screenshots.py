@@ -71,6 +71,16 @@ def main(argv: list[str] | None = None) -> int:
     window.label_rows("spam", sms[:3], 0)
     window.label_rows("sentiment", tweets[:4], 2)
     window.label_rows("sentiment", tweets[4:6], 0)
+    # ...and a first pass over some more, confirming the model's calls, so that the
+    # retrain report has enough labels to measure.
+    spam_codes = c.predicted("spam")
+    more = sms[3:60]
+    for code in (0, 1):
+        window.label_rows("spam", [r for r in more if spam_codes[r] == code], code)
+    sentiment_codes = c.predicted("sentiment")
+    more = tweets[6:80]
+    for code in (0, 1, 2):
+        window.label_rows("sentiment", [r for r in more if sentiment_codes[r] == code], code)
     # SMS and tweets, the user's corrections first, then the model's least sure spam calls.
     window.filter_bar.kind.set_selected({"sms", "tweet"})
     window.filter_bar._emit()

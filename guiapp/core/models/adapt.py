@@ -428,14 +428,17 @@ def headline(task: str, y: np.ndarray, pred: np.ndarray, weights: np.ndarray) ->
     return float(np.mean(recalls))
 
 
-def tune_offsets(scores: np.ndarray, y: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def tune_offsets(
+    scores: np.ndarray, y: np.ndarray, weights: np.ndarray, initial: np.ndarray | None = None
+) -> np.ndarray:
     """Offsets (negative, 0, positive) that maximise macro recall of ``scores`` (three
-    classes): coordinate ascent over ``OFFSET_GRID``, nearest zero among equals."""
+    classes): coordinate ascent over ``OFFSET_GRID`` from ``initial`` (default zero),
+    moving only for a strict gain."""
     k = scores.shape[1]
-    offsets = np.zeros(k)
+    offsets = np.zeros(k) if initial is None else np.asarray(initial, dtype=np.float64).copy()
     if k < 3 or len(y) == 0:
         return offsets
-    best = headline("sentiment", y, np.argmax(scores, axis=1), weights)
+    best = headline("sentiment", y, np.argmax(scores + offsets, axis=1), weights)
     order = np.argsort(np.abs(OFFSET_GRID), kind="stable")  # 0 first: ties stay near zero
     for _ in range(3):
         moved = False
@@ -559,7 +562,7 @@ def _choose(
         if tune:
             scores = np.vstack([path.scores[ci][f] for f in folds])
             rows = np.concatenate([path.folds[f] for f in folds])
-            offsets = tune_offsets(scores, data.y[rows], data.weights[rows])
+            offsets = tune_offsets(scores, data.y[rows], data.weights[rows], initial=default)
         else:
             offsets = default
         values = [
