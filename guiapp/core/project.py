@@ -369,6 +369,9 @@ class Project:
                 dest = sqlite3.connect(str(tmp))
                 try:
                     self._conn.backup(dest)
+                    # A backup is only ever read: without WAL, reading it leaves no
+                    # -wal/-shm files beside it.
+                    dest.execute("PRAGMA journal_mode=DELETE")
                 finally:
                     dest.close()
             for older, newer in zip(generations[:0:-1], generations[-2::-1], strict=True):
@@ -389,6 +392,8 @@ class Project:
         If the disk write fails, memory is not touched and :class:`ProjectError` is raised:
         what the user sees always matches what is saved.
         """
+        if self.read_only:
+            raise ProjectError(self.path, "it is open read-only here, so labels cannot be changed")
         collection = self.collection
         inverse = command.inverse_for(collection)
         rows = command.rows

@@ -361,12 +361,20 @@ def import_to_file(
     )
 
 
-def open_project(path: str | Path, *, on_progress=None, stop_requested=None) -> Opened:
+def open_project(
+    path: str | Path, *, read_only: bool = False, on_progress=None, stop_requested=None
+) -> Opened:
     """Open a project file and restore its themes; ``model_errors`` says which models in
-    use could not be loaded (another scikit-learn, a missing file), from their cards."""
+    use could not be loaded (another scikit-learn, a missing file), from their cards.
+
+    Raises :class:`~guiapp.core.project_lock.ProjectLocked` when another process has it
+    open for writing; ``read_only``: a view that takes no lock and writes nothing.
+    """
     from guiapp.core import models
 
-    project = Project.open(path, on_progress=on_progress, stop_requested=stop_requested)
+    project = Project.open(
+        path, read_only=read_only, on_progress=on_progress, stop_requested=stop_requested
+    )
     try:
         project.collection.clustering = restore_clustering(project)
     except Exception:

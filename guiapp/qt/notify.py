@@ -99,6 +99,22 @@ class Notifier(QObject):
         box.open()
         return box
 
+    def project_in_use(self, exc: ProjectError) -> QMessageBox:
+        """A project another Triage has open for editing: who has it, and an "Open
+        Read-Only" button, kept as the box's ``read_only_button`` for the window."""
+        text = (
+            f"{exc.path} cannot be opened for editing: {exc.reason}.\n\n"
+            "Only one Triage at a time can change a project. You can open it read-only "
+            "here to look at it and export it (labels cannot be changed), or close it "
+            "there first."
+        )
+        box = self._box(QMessageBox.Icon.Information, "Project is in use", text, "", show=False)
+        box.setStandardButtons(QMessageBox.StandardButton.Cancel)
+        box.read_only_button = box.addButton("Open Read-Only", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(box.read_only_button)
+        box.open()
+        return box
+
     def refused_model(self, path: str | Path, exc: ModelError) -> QMessageBox:
         """A shared model that was not imported: the file chosen, the reason, and the file
         the reason is about when that is another one (its card, say)."""
