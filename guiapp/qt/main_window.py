@@ -666,6 +666,15 @@ class MainWindow(QMainWindow):
             return
         self.open_demo()
 
+    def open_handed_over(self, paths: list[str]) -> None:
+        """What a later ``triage FILE...`` asked this window to open; then come forward."""
+        if paths:
+            self.open_paths(paths)
+        if self.isMinimized():
+            self.showNormal()
+        self.raise_()
+        self.activateWindow()
+
     def open_demo(self) -> None:
         from guiapp.core.paths import demo_collection
 
