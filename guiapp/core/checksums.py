@@ -9,7 +9,7 @@ connection that writes a covered table must have :func:`register` called on it (
 refuses the write otherwise: "no such function").
 
 Why it detects any single damaged value: a row's hash folds each value's 64-bit code
-through a bijective mix, so changing one value of one row always changes that row's hash,
+in through bijective steps, so changing one value of one row always changes that row's hash,
 hence the sum. Damage that loses or duplicates a row changes the count or the sum.
 
 On open the sums are recomputed with numpy (:func:`table_digest`): a million label rows
@@ -28,9 +28,8 @@ import numpy as np
 import pandas as pd
 
 _MASK = (1 << 64) - 1
-_K = 0x9E3779B97F4A7C15
-_M1 = 0xBF58476D1CE4E5B9
-_M2 = 0x94D049BB133111EB
+_M = 0x9E3779B97F4A7C15  # odd: multiplying by it is a bijection mod 2**64
+_SHIFT = 29
 _NONE = 0x6E6F6E656E6F6E65
 
 CHECKSUM_TABLE = "checksums"
@@ -70,15 +69,13 @@ def value_code(value: object) -> int:
 
 
 def row_hash(table: str, values: Sequence[object]) -> int:
-    """The unsigned 64-bit hash of one row of ``table``: each value's code folded in
-    through splitmix64's finaliser (a bijection, so any one changed value changes it)."""
+    """The unsigned 64-bit hash of one row of ``table``: each value's code folded in by
+    xor, a multiply by an odd constant and an xorshift -- each a bijection, so any one
+    changed value changes the hash. Kept short: the triggers run it per changed row."""
     h = _seed(table)
     for value in values:
-        c = value & _MASK if type(value) is int else value_code(value)
-        z = ((h ^ c) + _K) & _MASK
-        z = ((z ^ (z >> 30)) * _M1) & _MASK
-        z = ((z ^ (z >> 27)) * _M2) & _MASK
-        h = z ^ (z >> 31)
+        h = ((h ^ (value & _MASK if type(value) is int else value_code(value))) * _M) & _MASK
+        h ^= h >> _SHIFT
     return h
 
 
@@ -128,7 +125,8 @@ def triggers_sql(table: str, columns: Sequence[str]) -> dict[str, str]:
             f"sum = triage_ck_delete(sum, '{table}', {each('OLD')}) {where}; END"
         ),
         f"ck_{table}_update": (
-            f"CREATE TRIGGER ck_{table}_update AFTER UPDATE ON {table} BEGIN "
+            f"CREATE TRIGGER ck_{table}_update AFTER UPDATE ON {table} "
+            f"WHEN {' OR '.join(f'OLD.{c} IS NOT NEW.{c}' for c in columns)} BEGIN "
             f"UPDATE {CHECKSUM_TABLE} SET "
             f"sum = triage_ck_update(sum, '{table}', {each('OLD')}, {each('NEW')}) {where}; END"
         ),
@@ -136,12 +134,6 @@ def triggers_sql(table: str, columns: Sequence[str]) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------- vectorised
-def _mix_array(z: np.ndarray) -> np.ndarray:
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(_M1)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(_M2)
-    return z ^ (z >> np.uint64(31))
-
-
 def column_codes(values: Sequence[object]) -> tuple[np.ndarray, str]:
     """:func:`value_code` of each value as uint64, and the column's kind: "int" (every
     value an integer; the codes viewed as int64 are the values), "text", or "mixed"."""
@@ -161,7 +153,8 @@ def rows_digest(table: str, codes: Sequence[np.ndarray], n: int) -> int:
     h = np.full(n, _seed(table), dtype=np.uint64)
     with np.errstate(over="ignore"):
         for column in codes:
-            h = _mix_array((h ^ column) + np.uint64(_K))
+            h = (h ^ column) * np.uint64(_M)
+            h ^= h >> np.uint64(_SHIFT)
         return int(h.sum(dtype=np.uint64)) if n else 0
 
 
