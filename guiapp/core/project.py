@@ -42,6 +42,7 @@ import datetime as _dt
 import functools
 import io
 import json
+import operator
 import os
 import shutil
 import sqlite3
@@ -705,7 +706,9 @@ class _Table:
         width = len(COVERED[name][0])
         self.name = name
         self.rows = rows
-        self.columns: list[tuple] = list(zip(*rows, strict=True)) if rows else [()] * width
+        # map(itemgetter) per column: zip(*rows) would pass each of a million rows as an
+        # argument and take seconds.
+        self.columns: list[list] = [list(map(operator.itemgetter(i), rows)) for i in range(width)]
         coded = [checksums.column_codes(c) for c in self.columns]
         self.codes = [c for c, _kind in coded]
         self.kinds = [kind for _c, kind in coded]
