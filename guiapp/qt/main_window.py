@@ -954,6 +954,16 @@ class MainWindow(QMainWindow):
             return
         import sqlite3
 
+        from guiapp.core import project_lock
+        from guiapp.core.errors import ProjectError
+
+        try:
+            # Held while the copy replaces the file: a project open elsewhere is never
+            # replaced under its writer.
+            target_lock = project_lock.acquire(path)
+        except ProjectError as exc:
+            self.notifier.error(ProjectError(path, f"cannot save a copy over it: {exc.reason}"))
+            return
         tmp = path.with_name(path.name + ".saving")
         try:
             with self.project._lock:
@@ -965,10 +975,10 @@ class MainWindow(QMainWindow):
             tmp.replace(path)
         except (OSError, sqlite3.Error) as exc:
             tmp.unlink(missing_ok=True)
-            from guiapp.core.errors import ProjectError
-
             self.notifier.error(ProjectError(path, f"cannot save a copy here: {exc}"))
             return
+        finally:
+            target_lock.release()
         self.open_project(path)
 
     # ================================================================== drag and drop

@@ -103,3 +103,42 @@ def test_a_label_code_out_of_range_gets_the_recover_path(qtbot, settings, tmp_pa
     window.table.viewport().grab()  # paints every visible label cell
     assert not [b for b in window.notifier.shown if b.windowTitle() == "Unexpected error"]
     window.close()
+
+
+def test_save_as_never_replaces_a_project_open_elsewhere(qtbot, settings, tmp_path):
+    mine = labelled_project(tmp_path / "mine.triage")
+    theirs = labelled_project(tmp_path / "theirs.triage")
+    window = make_window(qtbot, settings)
+    with qtbot.waitSignal(window.project_opened, timeout=WAIT):
+        window.open_project(mine)
+    holder = Project.open(theirs)
+    try:
+        before = theirs.read_bytes()
+        window.save_project_to(theirs)
+        box = wait_box(qtbot, window, 1)
+        assert "cannot save a copy over it" in box.text() and "open in Triage" in box.text()
+        assert theirs.read_bytes() == before and window.project.path == mine
+    finally:
+        holder.close()
+    window.close()
+
+
+def test_a_read_only_view_saved_as_a_copy_can_be_changed(qtbot, settings, tmp_path):
+    path = labelled_project(tmp_path / "shared.triage")
+    holder = Project.open(path)
+    try:
+        window = make_window(qtbot, settings)
+        with qtbot.waitSignal(window.project_opened, timeout=WAIT):
+            window.open_project(path, read_only=True)
+        assert window.read_only
+        copy = tmp_path / "mine.triage"
+        with qtbot.waitSignal(window.project_opened, timeout=WAIT):
+            window.save_project_to(copy)
+        assert window.project.path == copy and not window.read_only
+        assert "(read-only)" not in window.windowTitle()
+        assert all(a.isEnabled() for a in window.label_actions)
+        assert window.label_rows("spam", [9], 1)
+        assert saved_labels(copy, "spam")[9] == 1 and 9 not in saved_labels(path, "spam")
+        window.close()
+    finally:
+        holder.close()
