@@ -858,6 +858,8 @@ def _meta_from(table: _Table) -> dict:
 
 
 def _labels_from(table: _Table, n: int) -> tuple[dict, dict]:
+    """The label arrays, every stored label checked (messages are numbered from 1 for the
+    user, as in every other message)."""
     user = {t: np.full(n, NO_LABEL, dtype=np.int8) for t in TASKS}
     corrected = {t: np.zeros(n, dtype=bool) for t in TASKS}
     if not len(table):
@@ -873,7 +875,9 @@ def _labels_from(table: _Table, n: int) -> tuple[dict, dict]:
         )
     bad = (rows < 0) | (rows >= n)
     if bad.any():
-        raise _Unreadable(f"it holds a label of message {rows[bad][0]}, but it has {n:,} messages")
+        raise _Unreadable(
+            f"it holds a label of message {rows[bad][0] + 1}, but it has {n:,} messages"
+        )
     if not np.isin(corr, (0, 1)).all():
         raise _Unreadable("its labels' corrected marks are not 0 or 1")
     for task in TASKS:
@@ -883,7 +887,7 @@ def _labels_from(table: _Table, n: int) -> tuple[dict, dict]:
         wrong = (codes < NO_LABEL) | (codes > top)
         if wrong.any():
             raise _Unreadable(
-                f"message {at[wrong][0]} has {task} label code {codes[wrong][0]} "
+                f"message {at[wrong][0] + 1} has {task} label code {codes[wrong][0]} "
                 f"(codes are {NO_LABEL}..{top})"
             )
         user[task][at] = codes

@@ -236,7 +236,9 @@ def test_a_label_code_out_of_range_is_refused_and_the_backup_kept(
     with pytest.raises(DamagedProject) as info:
         Project.open(path)
     reason = info.value.reason
-    assert f"message {row} has {task} label code {code}" in reason and "codes are -1.." in reason
+    assert (
+        f"message {row + 1} has {task} label code {code}" in reason and "codes are -1.." in reason
+    )
     assert backup_path(path).read_bytes() == backup  # not refreshed from a damaged file
     assert not backup_paths(path)[1].exists()
     recovered = recover(path)
@@ -249,7 +251,7 @@ def test_a_label_code_out_of_range_is_refused_and_the_backup_kept(
 @pytest.mark.parametrize(
     "sql, says",
     [
-        ("UPDATE labels SET row=100000 WHERE task='spam' AND row=0", "label of message 100000"),
+        ("UPDATE labels SET row=100000 WHERE task='spam' AND row=0", "label of message 100001"),
         ("UPDATE labels SET corrected=7 WHERE task='spam' AND row=0", "corrected marks"),
         ("UPDATE labels SET task='mood' WHERE task='spam' AND row=0", "unknown task 'mood'"),
         ("UPDATE labels SET value=1.5 WHERE task='spam' AND row=0", "not a whole number"),

@@ -94,7 +94,7 @@ def test_a_label_code_out_of_range_gets_the_recover_path(qtbot, settings, tmp_pa
     window.open_project(path)
     box = wait_box(qtbot, window, 1)
     assert box.windowTitle() == "Project is damaged"
-    assert f"message 3 has spam label code {code}" in box.text()
+    assert f"message 4 has spam label code {code}"  # row 3, counted from 1 in box.text()
     assert box.recover_button is not None
     with qtbot.waitSignal(window.project_opened, timeout=WAIT):
         box.recover_button.click()
