@@ -1082,7 +1082,7 @@ def check_file(path: str | Path) -> None:
             path, "this is not a Triage project, or the file is truncated or damaged"
         )
     if int.from_bytes(head[68:72], "big") != APPLICATION_ID:
-        raise DamagedProject(path, "this SQLite file is not a Triage project")
+        raise DamagedProject(path, "this SQLite file is not a Triage project, or it is damaged")
     try:
         conn = _connect(path, readonly=True)
     except sqlite3.Error as exc:
