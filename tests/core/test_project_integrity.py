@@ -433,3 +433,34 @@ def test_the_hash_the_triggers_keep_is_the_hash_open_computes():
     scalar = sum(checksums.row_hash("t", r) for r in rows) % 2**64
     codes = [checksums.column_codes(c)[0] for c in zip(*rows, strict=True)]
     assert checksums.rows_digest("t", codes, len(rows)) == scalar
+
+
+def test_every_write_keeps_the_checksums(real_project, tmp_path):
+    """Each way Triage writes a project (upserts, REPLACE, deletes, appends) leaves checksums
+    that the next open verifies: a write path the triggers missed would refuse it."""
+    path = tmp_path / "p.triage"
+    path.write_bytes(real_project.read_bytes())
+    project = Project.open(path)
+    c = project.collection
+    project.apply(set_label(c, "spam", np.arange(0, 300, 7), "ham"))
+    project.apply(set_label(c, "spam", np.arange(0, 300, 7), None))
+    project.save_json("clustering", {"k": 2})
+    project.save_json("clustering", {"k": 3})  # an update of the same key
+    project.save_named_arrays("clustering", {"centres": np.ones((2, 4), dtype=np.float32)})
+    project.save_named_arrays("clustering", {"labels": np.arange(3, dtype=np.int32)})  # deletes
+    project.save_results({"cluster": np.zeros(300, dtype=np.int32)}, {"spam": "v9"})
+    project.record_model("spam", "v9", "0" * 64, "models/spam-v9.skops", {"task": "spam"})
+    project.record_model("spam", "v9", "1" * 64, "models/spam-v9.skops", {"task": "spam"})
+    project.append(
+        Collection(make_frame({"text": ["one more", "and another"], "user_spam": [1, 0]}))
+    )
+    project.save_arrays()
+    expected = state(project)
+    project.close()
+    assert read_state(path) == expected
+    again = Project.open(path, backup=False)
+    try:
+        assert len(again.known_models("spam")) == 1 and len(again.collection) == 302
+        assert again.load_named_arrays("clustering").keys() == {"labels"}
+    finally:
+        again.close()
