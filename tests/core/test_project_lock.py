@@ -146,3 +146,37 @@ def test_a_lock_file_that_cannot_be_made_is_a_clear_error(tmp_path):
     with pytest.raises(ProjectError, match="cannot make its lock file p.triage.lock"):
         Project.open(path)
     Project.open(path, read_only=True).close()
+
+
+def test_a_read_only_view_opened_while_the_writer_edits_is_consistent(tmp_path):
+    """The view reads every table in one snapshot: edits committed meanwhile never make
+    its labels disagree with its checksums (which would call a sound project damaged)."""
+    import threading
+
+    path = make_project(tmp_path / "p.triage")
+    writer = Project.open(path)
+    done = threading.Event()
+    edits = []
+
+    def edit():
+        rows = np.arange(50)
+        while not done.is_set():
+            value = "spam" if len(edits) % 2 else "ham"
+            writer.apply(set_label(writer.collection, "spam", rows, value))
+            edits.append(value)
+
+    thread = threading.Thread(target=edit)
+    thread.start()
+    try:
+        for _ in range(15):
+            view = Project.open(path, read_only=True)
+            try:
+                seen = set(view.collection.user["spam"].tolist())
+                assert len(seen) == 1  # one whole edit, never half of one
+            finally:
+                view.close()
+    finally:
+        done.set()
+        thread.join()
+        writer.close()
+    assert len(edits) > 1
