@@ -81,10 +81,10 @@ class Notifier(QObject):
         if backup is not None:
             saved = _dt.datetime.fromtimestamp(backup.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
             text += (
-                f"\n\nTriage keeps a backup of its last good state (saved {saved}). "
-                "Recover from Backup copies it to a new project beside the damaged one and "
-                "opens that; labels set after the backup was saved are not in it. The "
-                "damaged file is left as it is."
+                f"\n\nTriage keeps backups of its last good states (the newest saved {saved}). "
+                "Recover from Backup copies the newest one that passes every check to a new "
+                "project beside the damaged one and opens that; labels set after that backup "
+                "was saved are not in it. The damaged file is left as it is."
             )
         else:
             text += "\n\nThere is no backup of it to recover from. The file was left as it is."
