@@ -8,12 +8,14 @@ statement, so the checksum commits (or rolls back) with the change, whoever writ
 connection that writes a covered table must have :func:`register` called on it (SQLite
 refuses the write otherwise: "no such function").
 
-Why it detects any single damaged value: a row's hash folds each value's 64-bit code
-in through bijective steps, so changing one value of one row always changes that row's hash,
-hence the sum. Damage that loses or duplicates a row changes the count or the sum.
+Why it detects any single damaged value: a row's hash folds each value's 64-bit code in
+through bijective steps, so changing one value of one row changes that row's hash, hence
+the sum -- always for a number (its code is the number), and for a text or blob unless two
+different ones share a 64-bit BLAKE2b digest. Damage that loses or duplicates a row changes
+the count or the sum.
 
-On open the sums are recomputed with numpy (:func:`table_digest`): a million label rows
-take a fraction of a second, where one Python call per row would take seconds.
+On open the sums are recomputed with numpy (:func:`rows_digest`): a million label rows take
+a fraction of a second, where one Python call per row would take seconds.
 """
 
 from __future__ import annotations
