@@ -758,7 +758,10 @@ def _read_checked(conn: sqlite3.Connection, hooks: Hooks, *, upgrade: bool) -> C
         missing = _verify_checksums(conn, tables, schema, current=current)
         collection = _collection_from(tables, hooks)
     finally:
-        conn.execute("COMMIT")
+        # Only read: nothing to keep. (SQLite may already have ended it on an error.)
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
     if missing and upgrade:
         _install_checksums(conn, missing, tables)
     return collection

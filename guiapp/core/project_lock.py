@@ -125,21 +125,29 @@ def acquire(project: str | Path) -> ProjectLock:
 
 
 def holder(project: str | Path) -> dict | None:
-    """Who holds ``project``'s lock, or None when nobody does (without taking it)."""
-    target = lock_path(project)
+    """Who holds ``project``'s lock as its lock file tells, or None when it is free.
+
+    The file is only read: probing the lock itself (even a shared ``flock``) could make the
+    holder's own open fail at that moment. A file left by a killed holder names a process
+    that no longer exists on this computer: free.
+    """
     try:
-        fd = os.open(target, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        fd = os.open(lock_path(project), os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except OSError:
         return None
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError:
-            return _read_holder(fd)
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
+        info = _read_holder(fd)
     finally:
         os.close(fd)
+    pid = info.get("pid")
+    if type(pid) is int and info.get("host") == socket.gethostname():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            pass  # alive, another user's
+    return info
 
 
 def _read_holder(fd: int) -> dict:
