@@ -917,10 +917,10 @@ _ARRAY_SHAPES = {
 def _arrays_from(table: _Table, n: int) -> dict[str, np.ndarray]:
     arrays = {}
     for name, dtype, shape, data in table.rows:
-        if not isinstance(name, str) or "/" in name:
-            continue  # a clustering's state: checked when the clustering is restored
         if name not in _ARRAY_SHAPES:
-            raise _Unreadable(f"it holds an array {name!r} Triage does not know")
+            # A clustering's state ("clustering/..."), checked when the clustering is
+            # restored, or what another part of Triage keeps: not read into the columns.
+            continue
         want, tail = _ARRAY_SHAPES[name]
         try:
             dims = json.loads(shape) if isinstance(shape, str) else None

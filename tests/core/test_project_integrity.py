@@ -265,7 +265,6 @@ def test_a_label_code_out_of_range_is_refused_and_the_backup_kept(
             "UPDATE arrays SET data=zeroblob(length(data)) || x'00' WHERE name='spam_prob'",
             "spam_prob array",
         ),
-        ("INSERT INTO arrays VALUES ('spam_prob2', '<f4', '[1]', x'0000803f')", "does not know"),
         ("UPDATE edits SET task='mood' WHERE seq=1", "edit log entry 1"),
         ("UPDATE edits SET n=-5 WHERE seq=1", "edit log entry 1"),
     ],
