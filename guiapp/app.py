@@ -15,16 +15,26 @@ def run_app(paths: list[str], *, settings=None) -> int:
     from guiapp import __version__
     from guiapp.qt.main_window import MainWindow
     from guiapp.qt.settings import Settings
+    from guiapp.qt.single_instance import InstanceServer, hand_over
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Triage")
     app.setOrganizationName("Triage")
     app.setApplicationVersion(__version__)
     app.setStyle("Fusion")
+    if hand_over([str(p) for p in paths]):  # a window is open already: it takes them
+        print("triage: handed over to the Triage window already open", file=sys.stderr)
+        return 0
     window = MainWindow(settings or Settings.default())
+    server = InstanceServer(window)
+    server.paths_received.connect(window.open_handed_over)
+    server.listen()
     window.show()
     window.open_initial([str(p) for p in paths])
-    return int(app.exec())
+    try:
+        return int(app.exec())
+    finally:
+        server.close()
 
 
 if __name__ == "__main__":

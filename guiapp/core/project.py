@@ -19,18 +19,30 @@ Layout (``PRAGMA user_version`` = schema version, ``application_id`` marks Triag
   transaction as the labels (so a bulk edit is all or nothing, and checkable);
 - ``arrays(name, dtype, shape, data)`` -- predictions and cluster assignments as raw
   numpy bytes;
-- ``models(task, version, sha256, path, card, created)`` -- which model made what.
+- ``models(task, version, sha256, path, card, created)`` -- which model made what;
+- ``checksums(tbl, n, sum)`` -- per table of :data:`COVERED`, its row count and the sum of
+  its rows' hashes, kept by triggers in the same transaction as every change (see
+  :mod:`guiapp.core.checksums`).
 
-A verified copy of the last good state is kept beside the file (``NAME.bak``) each time a
-project opens cleanly; a corrupt file is never written to (see :func:`recover`).
+Opening reads and checks everything: the checksums, and every value against what it may be
+(label codes in range for their task, keys unique, counts that agree between the tables and
+``meta``, arrays of the expected dtype and shape). Only a project that passes all of it is
+copied to the backup (``NAME.bak``, the two before it kept as ``NAME.bak.1`` and
+``NAME.bak.2``); a damaged file is never written to (see :func:`recover`).
+
+One process writes a project at a time: opening for writing takes its lock
+(:mod:`guiapp.core.project_lock`); ``Project.open(path, read_only=True)`` gives a view that
+takes no lock and writes nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import functools
 import io
 import json
+import operator
 import os
 import shutil
 import sqlite3
@@ -44,19 +56,22 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from guiapp import __version__
+from guiapp.core import checksums, project_lock
 from guiapp.core.collection import Collection
 from guiapp.core.commands import SetLabels
 from guiapp.core.errors import Cancelled, ProjectError
-from guiapp.core.messages import STRING_DTYPE, TASKS, TEXT_COLUMNS
+from guiapp.core.messages import CLASSES, NO_LABEL, STRING_DTYPE, TASKS, TEXT_COLUMNS
 from guiapp.core.progress import Hooks
 
-SCHEMA_VERSION = 1
+#: 2: checksums; 3: the project's own model versions (an older file gets what it lacks on
+#: its first writable open).
+SCHEMA_VERSION = 3
 APPLICATION_ID = 0x54524947  # "TRIG"
 SUFFIX = ".triage"
 CHUNK_ROWS = 100_000
 
-#: The project's own model versions (see :mod:`guiapp.core.models.store`); made on open in
-#: files from before models belonged to projects.
+#: The project's own model versions (see :mod:`guiapp.core.models.store`); added on the
+#: first writable open of a file from before models belonged to projects.
 MODEL_SCHEMA = """
 CREATE TABLE IF NOT EXISTS model_versions(
     version TEXT PRIMARY KEY, task TEXT NOT NULL, created TEXT NOT NULL,
@@ -87,6 +102,25 @@ CREATE TABLE IF NOT EXISTS models(
     + MODEL_SCHEMA
 )
 
+#: Every table whose content matters: its columns (all of them: a column left out is a
+#: column whose damage goes unseen) and the key that identifies a row. Each is checksummed
+#: and its keys are checked unique on open. A new table goes here; bump SCHEMA_VERSION with
+#: it, and opening an older file installs the new table's checksum.
+COVERED: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "meta": (("key", "value"), ("key",)),
+    "message_chunks": (("first_row", "n_rows", "data"), ("first_row",)),
+    "extra_chunks": (("first_row", "n_rows", "data"), ("first_row",)),
+    "labels": (("task", "row", "value", "corrected"), ("task", "row")),
+    "edits": (("seq", "at", "task", "text", "n"), ("seq",)),
+    "arrays": (("name", "dtype", "shape", "data"), ("name",)),
+    "models": (("task", "version", "sha256", "path", "card", "created"), ("task", "version")),
+    "model_versions": (("version", "task", "created", "card", "data", "sha256"), ("version",)),
+    "model_training": (("version", "rows", "labels"), ("version",)),
+}
+
+#: How many backups a project keeps: ``NAME.bak`` (newest), ``NAME.bak.1``, ``NAME.bak.2``.
+BACKUP_GENERATIONS = 3
+
 
 class DamagedProject(ProjectError):
     """The project file is damaged or truncated (not merely locked, read-only or newer):
@@ -97,6 +131,10 @@ def _now() -> str:
     return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
 
 
+#: What SQLite says when the file's bytes are damaged (text that is not UTF-8 included).
+_DAMAGE_WORDS = ("not a database", "malformed", "corrupt", "unsupported file", "could not decode")
+
+
 def _db_error(path: Path, exc: sqlite3.Error, doing: str) -> ProjectError:
     text = str(exc)
     low = text.lower()
@@ -104,7 +142,7 @@ def _db_error(path: Path, exc: sqlite3.Error, doing: str) -> ProjectError:
         reason = f"the disk is full while {doing}; nothing already saved was changed"
     elif "readonly" in low or "read-only" in low:
         reason = f"the project is read-only (while {doing}); save it elsewhere"
-    elif "not a database" in low or "malformed" in low or "corrupt" in low:
+    elif any(w in low for w in _DAMAGE_WORDS):
         return DamagedProject(path, f"the project file is damaged ({text})")
     elif "locked" in low or "busy" in low:
         reason = f"the project is in use by another program (while {doing})"
@@ -115,13 +153,38 @@ def _db_error(path: Path, exc: sqlite3.Error, doing: str) -> ProjectError:
 
 def _connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     if readonly:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        conn = sqlite3.connect(
+            f"file:{path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
+        )
     else:
         conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
+        checksums.register(conn)
     conn.execute("PRAGMA busy_timeout=5000")
     return conn
+
+
+def _checksum_statements(tables) -> list[str]:
+    """The statements that start checking ``tables`` (as they are now) in a file."""
+    out = [checksums.CHECKSUM_SCHEMA]
+    for table in tables:
+        out.extend(checksums.triggers_sql(table, COVERED[table][0]).values())
+    return out
+
+
+@functools.cache
+def _expected_schema() -> frozenset[tuple[str, str, str | None]]:
+    """``(type, name, sql)`` of everything in a current project's ``sqlite_master``, as
+    SQLite itself writes it."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.executescript(_SCHEMA)
+        for statement in _checksum_statements(COVERED):
+            conn.execute(statement)
+        return frozenset(conn.execute("SELECT type, name, sql FROM sqlite_master"))
+    finally:
+        conn.close()
 
 
 # ---------------------------------------------------------------------- blob codecs
@@ -152,11 +215,24 @@ def _blob_to_array(dtype: str, shape: str, data: bytes) -> np.ndarray:
 class Project:
     """An open project file. Use :meth:`create` or :meth:`open`; close with :meth:`close`."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection, collection: Collection):
+    def __init__(
+        self,
+        path: Path,
+        conn: sqlite3.Connection,
+        collection: Collection,
+        *,
+        write_lock: project_lock.ProjectLock | None = None,
+    ):
         self.path = Path(path)
         self._conn = conn
         self._lock = threading.RLock()
+        self._write_lock = write_lock
         self.collection = collection
+
+    @property
+    def read_only(self) -> bool:
+        """True for a view opened with ``read_only=True``: it holds no lock, writes nothing."""
+        return self._write_lock is None
 
     # ------------------------------------------------------------------ create / open
     @classmethod
@@ -177,10 +253,27 @@ class Project:
         hooks = Hooks(on_progress, stop_requested)
         path = Path(path)
         tmp = path.with_name(path.name + ".creating")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ProjectError(path, f"cannot write the project: {exc.strerror or exc}") from exc
+        # Taken first: a project open elsewhere is never replaced under its writer.
+        write_lock = project_lock.acquire(path)
+        try:
+            project = cls._create_locked(path, tmp, collection, name, hooks)
+        except BaseException:
+            write_lock.release()
+            raise
+        project._write_lock = write_lock
+        return project
+
+    @classmethod
+    def _create_locked(
+        cls, path: Path, tmp: Path, collection: Collection, name: str, hooks: Hooks
+    ) -> Project:
         for stale in (tmp, Path(str(tmp) + "-wal"), Path(str(tmp) + "-shm")):
             stale.unlink(missing_ok=True)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
             conn = _connect(tmp)
             try:
                 conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
@@ -203,6 +296,9 @@ class Project:
                 for task in TASKS:
                     cls._write_labels(conn, task, collection, None)
                 cls._write_arrays(conn, collection)
+                # Checksums of what was written, with numpy: a trigger per imported label
+                # would cost more than the rest of the import's writes.
+                _add_checksums(conn, list(COVERED), None)
                 conn.execute("COMMIT")
                 conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             finally:
@@ -223,63 +319,88 @@ class Project:
 
     @classmethod
     def open(
-        cls, path: str | Path, *, backup: bool = True, on_progress=None, stop_requested=None
+        cls,
+        path: str | Path,
+        *,
+        backup: bool = True,
+        read_only: bool = False,
+        on_progress=None,
+        stop_requested=None,
     ) -> Project:
-        """Open an existing project, checking it first; keeps ``NAME.bak`` up to date.
+        """Open an existing project, checking all of it first; keeps its backups up to date.
 
-        A damaged file raises :class:`ProjectError` and is left exactly as it is; use
-        :func:`recover` to get the last good state back from the backup.
+        A damaged file raises :class:`DamagedProject` and is left exactly as it is (use
+        :func:`recover` to get the last good state back); a project another process has open
+        for writing raises :class:`~guiapp.core.project_lock.ProjectLocked` naming it.
+        ``read_only``: a view that takes no lock and writes nothing (no backup either).
         """
         hooks = Hooks(on_progress, stop_requested)
         path = Path(path)
         if not path.exists():
             raise ProjectError(path, "no such project file")
+        write_lock = None if read_only else project_lock.acquire(path)
+        try:
+            project = cls._open_checked(path, write_lock, hooks)
+        except BaseException:
+            if write_lock is not None:
+                write_lock.release()
+            raise
+        if backup and not read_only:
+            project.write_backup()
+        return project
+
+    @classmethod
+    def _open_checked(
+        cls, path: Path, write_lock: project_lock.ProjectLock | None, hooks: Hooks
+    ) -> Project:
         check_file(path)
         try:
-            conn = _connect(path)
+            conn = _connect(path, readonly=write_lock is None)
         except sqlite3.Error as exc:
             raise _db_error(path, exc, "opening the project") from exc
         try:
-            collection = cls._read_collection(conn, hooks)
+            collection = _read_checked(conn, hooks, upgrade=write_lock is not None)
         except sqlite3.Error as exc:
             conn.close()
             raise _db_error(path, exc, "reading the project") from exc
         except _UNREADABLE as exc:
-            # The SQLite pages are sound but what they hold is not (a damaged blob, a
-            # table of the wrong shape): a damaged project all the same.
+            # The SQLite pages are sound but what they hold is not (a checksum that does
+            # not match, a value out of range, a table of the wrong shape).
             conn.close()
-            raise DamagedProject(
-                path, f"the project file is damaged ({type(exc).__name__}: {exc})"
-            ) from exc
-        except Exception:
+            raise DamagedProject(path, f"the project file is damaged ({_reason(exc)})") from exc
+        except BaseException:
             conn.close()
             raise
-        try:
-            conn.executescript(MODEL_SCHEMA)
-        except sqlite3.Error as exc:
-            conn.close()
-            raise _db_error(path, exc, "opening the project") from exc
         collection.source = path
-        project = cls(path, conn, collection)
-        if backup:
-            project.write_backup()
-        return project
+        return cls(path, conn, collection, write_lock=write_lock)
 
     def write_backup(self) -> Path:
-        """Copy the current (checked) state to ``NAME.bak`` atomically."""
-        target = backup_path(self.path)
+        """Copy the current (checked) state to ``NAME.bak``, keeping the previous backups as
+        ``NAME.bak.1`` and ``NAME.bak.2``; nothing is written when the newest backup
+        already holds this state (its checksums are the same)."""
+        generations = backup_paths(self.path)
+        target = generations[0]
         tmp = target.with_name(target.name + ".tmp")
         try:
             with self._lock:
+                current = checksums.stored(self._conn)
+                if target.exists() and _stored_checksums(target) == current:
+                    return target
                 dest = sqlite3.connect(str(tmp))
                 try:
                     self._conn.backup(dest)
+                    # A backup is only ever read: without WAL, reading it leaves no
+                    # -wal/-shm files beside it.
+                    dest.execute("PRAGMA journal_mode=DELETE")
                 finally:
                     dest.close()
+            for older, newer in zip(generations[:0:-1], generations[-2::-1], strict=True):
+                if newer.exists():
+                    os.replace(newer, older)
             os.replace(tmp, target)
         except (sqlite3.Error, OSError):
             # A backup that cannot be written (full disk, read-only folder) must not stop
-            # the user from working; the previous backup, if any, stays.
+            # the user from working; the previous backups, if any, stay.
             with contextlib.suppress(OSError):
                 tmp.unlink()
         return target
@@ -291,6 +412,8 @@ class Project:
         If the disk write fails, memory is not touched and :class:`ProjectError` is raised:
         what the user sees always matches what is saved.
         """
+        if self.read_only:
+            raise ProjectError(self.path, "it is open read-only here, so labels cannot be changed")
         collection = self.collection
         inverse = command.inverse_for(collection)
         rows = command.rows
@@ -529,9 +652,12 @@ class Project:
 
     def close(self) -> None:
         with self._lock:
-            with contextlib.suppress(sqlite3.Error):
-                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            if not self.read_only:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._conn.close()
+            if self._write_lock is not None:
+                self._write_lock.release()
 
     def __enter__(self) -> Project:
         return self
@@ -598,65 +724,340 @@ class Project:
     @staticmethod
     def _read_messages(conn: sqlite3.Connection, n: int, hooks: Hooks, *, limit=None):
         """The message chunks as one frame; ``limit``: only the first rows (at least)."""
-        parts = []
-        done = 0
         query = "SELECT first_row, n_rows, data FROM message_chunks"
         if limit is not None:
             query += f" WHERE first_row < {int(limit)}"
-        for first, n_rows, data in conn.execute(query + " ORDER BY first_row"):
-            if first != done:
-                raise _Unreadable(f"messages {done}..{first - 1} are missing")
-            hooks.step(done, n, "reading messages")
-            parts.append(_parquet_to_frame(data))
-            done += n_rows
-        if done != n:
-            raise _Unreadable(f"the project says {n} messages but holds {done}")
-        return (
-            pd.concat(parts, ignore_index=True)
-            if parts
-            else pd.DataFrame({c: pd.Series([], dtype=STRING_DTYPE) for c in TEXT_COLUMNS})
+        return _chunk_frames(conn.execute(query + " ORDER BY first_row"), n, hooks, "messages")
+
+
+def _reason(exc: BaseException) -> str:
+    return str(exc) if isinstance(exc, _Unreadable) else f"{type(exc).__name__}: {exc}"
+
+
+def _chunk_frames(rows, n: int, hooks: Hooks | None, what: str) -> pd.DataFrame:
+    """Chunks ``(first_row, n_rows, data)`` in order as one frame of ``n`` rows, each chunk
+    checked to start where the last ended and to hold the rows it says."""
+    parts = []
+    done = 0
+    for first, n_rows, data in rows:
+        if type(first) is not int or type(n_rows) is not int or n_rows < 0:
+            raise _Unreadable(f"the {what} chunk at row {first!r} has a bad header")
+        if first != done:
+            raise _Unreadable(f"{what} {done}..{first - 1} are missing")
+        if hooks is not None:
+            hooks.step(done, n, f"reading {what}")
+        if not isinstance(data, bytes):
+            raise _Unreadable(f"the {what} chunk at row {first} is not a blob")
+        frame = _parquet_to_frame(data)
+        if len(frame) != n_rows:
+            raise _Unreadable(
+                f"the {what} chunk at row {first} holds {len(frame)} rows, not {n_rows}"
+            )
+        if what == "messages" and list(frame.columns) != list(TEXT_COLUMNS):
+            raise _Unreadable(f"the {what} chunk at row {first} has other columns")
+        parts.append(frame)
+        done += n_rows
+    if done != n:
+        raise _Unreadable(f"the project says {n} {what} but holds {done}")
+    if parts:
+        return pd.concat(parts, ignore_index=True)
+    if what == "messages":
+        return pd.DataFrame({c: pd.Series([], dtype=STRING_DTYPE) for c in TEXT_COLUMNS})
+    return pd.DataFrame(index=pd.RangeIndex(n))
+
+
+def _stored_checksums(path: Path) -> dict[str, tuple[int, int]] | None:
+    """The checksums a project file holds (None if it cannot tell)."""
+    try:
+        conn = _connect(path, readonly=True)
+        try:
+            return checksums.stored(conn)
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+
+
+class _Table:
+    """One covered table as read: its rows (in key order), its columns, and each column's
+    checksum codes and kind (see :func:`guiapp.core.checksums.column_codes`)."""
+
+    def __init__(self, name: str, rows: list[tuple]):
+        width = len(COVERED[name][0])
+        self.name = name
+        self.rows = rows
+        # map(itemgetter) per column: zip(*rows) would pass each of a million rows as an
+        # argument and take seconds.
+        self.columns: list[list] = [list(map(operator.itemgetter(i), rows)) for i in range(width)]
+        coded = [checksums.column_codes(c) for c in self.columns]
+        self.codes = [c for c, _kind in coded]
+        self.kinds = [kind for _c, kind in coded]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def ints(self, column: str) -> np.ndarray:
+        """A column that must hold whole numbers, as int64."""
+        i = COVERED[self.name][0].index(column)
+        if self.kinds[i] != "int" and self.rows:
+            raise _Unreadable(f"its {self.name} table holds a {column} that is not a whole number")
+        return self.codes[i].view(np.int64)
+
+    def digest(self) -> int:
+        return checksums.rows_digest(self.name, self.codes, len(self.rows))
+
+
+def _read_checked(conn: sqlite3.Connection, hooks: Hooks, *, upgrade: bool) -> Collection:
+    """Read, check and verify a whole project in one read transaction (so a writer in
+    another process, under a read-only view, cannot make its parts disagree).
+
+    ``upgrade``: a file of an older format gets what it lacks (only after every checksum it
+    has matched and every value was valid).
+    """
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    current = version >= SCHEMA_VERSION
+    conn.execute("BEGIN")
+    try:
+        schema = set(conn.execute("SELECT type, name, sql FROM sqlite_master"))
+        if current and schema != _expected_schema():
+            raise _Unreadable("its table definitions are not the ones Triage writes")
+        names = {name for kind, name, _sql in schema if kind == "table"}
+        tables = {}
+        for table, (columns, key) in COVERED.items():
+            if table not in names and not current:
+                tables[table] = _Table(table, [])  # added to the format since
+                continue
+            layout = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+            if layout != list(columns):
+                raise _Unreadable(f"its {table} table has other columns than Triage writes")
+            rows = conn.execute(
+                f"SELECT {', '.join(columns)} FROM {table} ORDER BY {', '.join(key)}"
+            ).fetchall()
+            tables[table] = _Table(table, rows)
+            hooks.check()
+        missing = _verify_checksums(conn, tables, schema, current=current)
+        collection = _collection_from(tables, hooks)
+    finally:
+        # Only read: nothing to keep. (SQLite may already have ended it on an error.)
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+    if missing and upgrade:
+        _install_checksums(conn, missing, tables)
+    return collection
+
+
+def _verify_checksums(
+    conn: sqlite3.Connection, tables: dict[str, _Table], schema: set, *, current: bool
+) -> list[str]:
+    """Check every covered table against its stored checksum, and that its keys are unique;
+    returns the tables with no checksum yet (only possible in a file of an older format)."""
+    has_table = any(kind == "table" and n == checksums.CHECKSUM_TABLE for kind, n, _ in schema)
+    stored = checksums.stored(conn) if has_table else {}
+    triggers = {name: sql for kind, name, sql in schema if kind == "trigger"}
+    expected = {name: sql for kind, name, sql in _expected_schema() if kind == "trigger"}
+    missing = []
+    for name, (columns, key) in COVERED.items():
+        table = tables[name]
+        names = [n for n in expected if n.startswith(f"ck_{name}_")]
+        if name not in stored and not current and not any(n in triggers for n in names):
+            missing.append(name)
+        elif name not in stored:
+            raise _Unreadable(f"the checksum of its {name} table is missing")
+        elif any(triggers.get(n) != expected[n] for n in names):
+            raise _Unreadable(f"the checksum triggers of its {name} table are altered")
+        elif stored[name] != (len(table), table.digest()):
+            raise _Unreadable(f"its {name} table does not match its checksum")
+        unique = checksums.rows_unique([table.codes[columns.index(k)] for k in key])
+        if unique != len(table):
+            raise _Unreadable(f"its {name} table holds {len(table) - unique} duplicate keys")
+    unknown = set(triggers) - set(expected)
+    if unknown:
+        raise _Unreadable(f"it holds triggers Triage did not make ({', '.join(sorted(unknown))})")
+    return missing
+
+
+def _install_checksums(
+    conn: sqlite3.Connection, missing: list[str], tables: dict[str, _Table]
+) -> None:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in MODEL_SCHEMA.split(";"):  # tables added to the format since
+            if statement.strip():
+                conn.execute(statement)
+        _add_checksums(conn, missing, tables)
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _add_checksums(
+    conn: sqlite3.Connection, names: list[str], tables: dict[str, _Table] | None
+) -> None:
+    """Start checking tables ``names`` as they are now (``tables``: as already read), inside
+    the caller's transaction; creates tables added to the format since the file was made."""
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    for statement in _checksum_statements(names):
+        conn.execute(statement.replace("CREATE TRIGGER ", "CREATE TRIGGER IF NOT EXISTS ", 1))
+    for name in names:
+        if tables is not None:
+            table = tables[name]
+        else:
+            columns, key = COVERED[name]
+            table = _Table(
+                name,
+                conn.execute(
+                    f"SELECT {', '.join(columns)} FROM {name} ORDER BY {', '.join(key)}"
+                ).fetchall(),
+            )
+        conn.execute(
+            f"INSERT OR REPLACE INTO {checksums.CHECKSUM_TABLE} VALUES (?, ?, ?)",
+            (name, len(table), checksums.signed(table.digest())),
         )
 
-    @staticmethod
-    def _read_collection(conn: sqlite3.Connection, hooks: Hooks) -> Collection:
-        meta = {k: json.loads(v) for k, v in conn.execute("SELECT key, value FROM meta")}
-        n = int(meta.get("n_messages", 0))
-        messages = Project._read_messages(conn, n, hooks)
-        extra_parts = [
-            _parquet_to_frame(data)
-            for (data,) in conn.execute("SELECT data FROM extra_chunks ORDER BY first_row")
-        ]
-        extra = (
-            pd.concat(extra_parts, ignore_index=True)
-            if extra_parts
-            else pd.DataFrame(index=pd.RangeIndex(n))
+
+def _meta_from(table: _Table) -> dict:
+    meta = {}
+    for key, value in table.rows:
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise _Unreadable("its meta table holds a value that is not text")
+        try:
+            meta[key] = json.loads(value)
+        except ValueError:
+            raise _Unreadable(f"its meta value {key!r} is not valid JSON") from None
+    n = meta.get("n_messages", 0)
+    if type(n) is not int or n < 0:
+        raise _Unreadable(f"its message count {n!r} is not a count")
+    versions = meta.get("model_versions", {})
+    if not isinstance(versions, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in versions.items()
+    ):
+        raise _Unreadable("its model versions are not a mapping of task to version")
+    if not isinstance(meta.get("name", ""), str):
+        raise _Unreadable("its name is not text")
+    return meta
+
+
+def _labels_from(table: _Table, n: int) -> tuple[dict, dict]:
+    """The label arrays, every stored label checked (messages are numbered from 1 for the
+    user, as in every other message)."""
+    user = {t: np.full(n, NO_LABEL, dtype=np.int8) for t in TASKS}
+    corrected = {t: np.zeros(n, dtype=bool) for t in TASKS}
+    if not len(table):
+        return user, corrected
+    rows, values, corr = table.ints("row"), table.ints("value"), table.ints("corrected")
+    tasks = table.codes[0]
+    known = np.zeros(len(table), dtype=bool)
+    for task in TASKS:
+        known |= tasks == checksums.value_code(task)
+    if not known.all():
+        raise _Unreadable(
+            f"it holds labels of an unknown task {table.columns[0][np.argmin(known)]!r}"
         )
-        user = {t: np.full(n, -1, dtype=np.int8) for t in TASKS}
-        corrected = {t: np.zeros(n, dtype=bool) for t in TASKS}
-        for task, row, value, corr in conn.execute(
-            "SELECT task, row, value, corrected FROM labels"
-        ):
-            if task in user and 0 <= row < n:
-                user[task][row] = value
-                corrected[task][row] = bool(corr)
-        arrays = {
-            name: _blob_to_array(d, s, b)
-            for name, d, s, b in conn.execute(
-                "SELECT name, dtype, shape, data FROM arrays WHERE name NOT LIKE '%/%'"
+    bad = (rows < 0) | (rows >= n)
+    if bad.any():
+        raise _Unreadable(
+            f"it holds a label of message {rows[bad][0] + 1}, but it has {n:,} messages"
+        )
+    if not np.isin(corr, (0, 1)).all():
+        raise _Unreadable("its labels' corrected marks are not 0 or 1")
+    for task in TASKS:
+        mine = tasks == checksums.value_code(task)
+        top = len(CLASSES[task]) - 1
+        codes, at = values[mine], rows[mine]
+        wrong = (codes < NO_LABEL) | (codes > top)
+        if wrong.any():
+            raise _Unreadable(
+                f"message {at[wrong][0] + 1} has {task} label code {codes[wrong][0]} "
+                f"(codes are {NO_LABEL}..{top})"
             )
-        }
-        collection = Collection(
-            messages,
-            extra=extra,
-            user=user,
-            corrected=corrected,
-            spam_prob=_sized(arrays.get("spam_prob"), n, np.float32, np.nan),
-            sentiment_prob=_sized(arrays.get("sentiment_prob"), n, np.float32, np.nan, cols=3),
-            cluster=_sized(arrays.get("cluster"), n, np.int32, -1),
-            model_versions=dict(meta.get("model_versions", {})),
-        )
-        hooks.progress(n, n, "reading messages")
-        return collection
+        user[task][at] = codes
+        corrected[task][at] = corr[mine].astype(bool)
+    return user, corrected
+
+
+def _edits_checked(table: _Table) -> None:
+    for seq, at, task, text, count in table.rows:
+        if type(seq) is not int or type(count) is not int or count < 0:
+            raise _Unreadable(f"its edit log entry {seq!r} has a bad number")
+        if not isinstance(at, str) or not isinstance(text, str) or task not in TASKS:
+            raise _Unreadable(f"its edit log entry {seq} is not an edit of a known task")
+
+
+#: The derived columns a project keeps: dtype, and the shape of one row.
+_ARRAY_SHAPES = {
+    "spam_prob": ("<f4", ()),
+    "sentiment_prob": ("<f4", (len(CLASSES["sentiment"]),)),
+    "cluster": ("<i4", ()),
+}
+
+
+def _arrays_from(table: _Table, n: int) -> dict[str, np.ndarray]:
+    arrays = {}
+    for name, dtype, shape, data in table.rows:
+        if name not in _ARRAY_SHAPES:
+            # A clustering's state ("clustering/..."), checked when the clustering is
+            # restored, or what another part of Triage keeps: not read into the columns.
+            continue
+        want, tail = _ARRAY_SHAPES[name]
+        try:
+            dims = json.loads(shape) if isinstance(shape, str) else None
+        except ValueError:
+            dims = None
+        if (
+            dtype != want
+            or not isinstance(dims, list)
+            or not all(type(d) is int and d >= 0 for d in dims)
+            or tuple(dims[1:]) != tail
+            or not isinstance(data, bytes)
+            or len(data) != int(np.prod(dims, dtype=np.int64)) * np.dtype(want).itemsize
+        ):
+            raise _Unreadable(f"its {name} array is not of the shape and type Triage writes")
+        if dims[0] > n:
+            raise _Unreadable(
+                f"its {name} array has {dims[0]:,} rows, more than its {n:,} messages"
+            )
+        array = _blob_to_array(dtype, shape, data)
+        if name == "cluster":
+            if (array < -1).any():
+                raise _Unreadable("its cluster column holds a negative cluster number")
+        else:
+            bad = ~np.isnan(array) & ((array < 0) | (array > 1))
+            if bad.any():
+                raise _Unreadable(f"its {name} column holds a value that is not a probability")
+        arrays[name] = array
+    return arrays
+
+
+def _collection_from(tables: dict[str, _Table], hooks: Hooks) -> Collection:
+    meta = _meta_from(tables["meta"])
+    n = meta.get("n_messages", 0)
+    messages = _chunk_frames(tables["message_chunks"].rows, n, hooks, "messages")
+    extra = (
+        _chunk_frames(tables["extra_chunks"].rows, n, None, "original columns")
+        if len(tables["extra_chunks"])
+        else pd.DataFrame(index=pd.RangeIndex(n))
+    )
+    user, corrected = _labels_from(tables["labels"], n)
+    _edits_checked(tables["edits"])
+    arrays = _arrays_from(tables["arrays"], n)
+    collection = Collection(
+        messages,
+        extra=extra,
+        user=user,
+        corrected=corrected,
+        spam_prob=_sized(arrays.get("spam_prob"), n, np.float32, np.nan),
+        sentiment_prob=_sized(arrays.get("sentiment_prob"), n, np.float32, np.nan, cols=3),
+        cluster=_sized(arrays.get("cluster"), n, np.int32, -1),
+        model_versions=dict(meta.get("model_versions", {})),
+    )
+    hooks.progress(n, n, "reading messages")
+    return collection
 
 
 #: The derived columns :meth:`Project.save_results` writes.
@@ -732,8 +1133,20 @@ def _remove_db(path: Path) -> None:
 
 
 def backup_path(path: str | Path) -> Path:
+    """The newest backup of a project (``NAME.bak``)."""
     path = Path(path)
     return path.with_name(path.name + ".bak")
+
+
+def backup_paths(path: str | Path) -> list[Path]:
+    """Every backup generation of a project, newest first (whether it exists or not)."""
+    newest = backup_path(path)
+    return [newest] + [newest.with_name(f"{newest.name}.{i}") for i in range(1, BACKUP_GENERATIONS)]
+
+
+def backups(path: str | Path) -> list[Path]:
+    """The backups a project has, newest first."""
+    return [p for p in backup_paths(path) if p.exists()]
 
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -755,7 +1168,7 @@ def check_file(path: str | Path) -> None:
             path, "this is not a Triage project, or the file is truncated or damaged"
         )
     if int.from_bytes(head[68:72], "big") != APPLICATION_ID:
-        raise DamagedProject(path, "this SQLite file is not a Triage project")
+        raise DamagedProject(path, "this SQLite file is not a Triage project, or it is damaged")
     try:
         conn = _connect(path, readonly=True)
     except sqlite3.Error as exc:
@@ -768,35 +1181,60 @@ def check_file(path: str | Path) -> None:
         conn.close()
 
 
+#: A format number above this is damage, not a Triage from the future.
+_PLAUSIBLE_VERSIONS = 99
+
+
 def _check_connection(path: Path, conn: sqlite3.Connection) -> None:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if not 1 <= version <= _PLAUSIBLE_VERSIONS:
+        raise DamagedProject(path, f"the project file is damaged (format number {version})")
     if version > SCHEMA_VERSION:
         raise ProjectError(
             path,
             f"the project was written by a newer Triage (format {version}); update Triage to open it",
         )
-    result = conn.execute("PRAGMA quick_check").fetchone()[0]
+    try:
+        # Not quick_check: an index that disagrees with its table reads fine, but the next
+        # upsert through it would write a duplicate.
+        result = conn.execute("PRAGMA integrity_check(1)").fetchone()[0]
+    except UnicodeDecodeError:  # its report quotes damaged bytes
+        result = "SQLite's check found damage"
     if result != "ok":
         raise DamagedProject(path, f"the project file is damaged ({result})")
 
 
 def recover(path: str | Path, *, on_progress=None, stop_requested=None) -> Project:
-    """Recover a damaged project from its backup into a new file beside it, and open that.
+    """Recover a damaged project from its newest backup that passes every check, into a new
+    file beside it, and open that.
 
     The damaged original is left untouched (for the user or for support to look at). Raises
     :class:`ProjectError` when there is no usable backup.
     """
     path = Path(path)
-    bak = backup_path(path)
-    if not bak.exists():
+    found = backups(path)
+    if not found:
         raise ProjectError(path, "the project is damaged and there is no backup to recover from")
-    check_file(bak)
     stamp = _dt.datetime.now().strftime("%Y-%m-%d %H%M%S")
     target = path.with_name(f"{path.stem} (recovered {stamp}){path.suffix or SUFFIX}")
-    tmp = target.with_name(target.name + ".tmp")
-    shutil.copyfile(bak, tmp)
-    os.replace(tmp, target)
-    return Project.open(target, on_progress=on_progress, stop_requested=stop_requested)
+    reasons = []
+    for bak in found:
+        try:
+            check_file(bak)
+            tmp = target.with_name(target.name + ".tmp")
+            shutil.copyfile(bak, tmp)
+            os.replace(tmp, target)
+            return Project.open(target, on_progress=on_progress, stop_requested=stop_requested)
+        except DamagedProject as exc:
+            _remove_db(target)
+            reasons.append(f"{bak.name}: {exc.reason}")
+        except OSError as exc:
+            _remove_db(target)
+            raise ProjectError(target, f"cannot write the recovered copy: {exc.strerror}") from exc
+    raise ProjectError(
+        path,
+        "the project is damaged and none of its backups is usable (" + "; ".join(reasons) + ")",
+    )
 
 
 @contextlib.contextmanager

@@ -360,10 +360,18 @@ def import_to_file(
     )
 
 
-def open_project(path: str | Path, *, on_progress=None, stop_requested=None) -> Opened:
+def open_project(
+    path: str | Path, *, read_only: bool = False, on_progress=None, stop_requested=None
+) -> Opened:
     """Open a project file and restore its themes; ``model_errors`` says which models in
-    use could not be loaded (a damaged or missing model)."""
-    project = Project.open(path, on_progress=on_progress, stop_requested=stop_requested)
+    use could not be loaded (a damaged or missing model).
+
+    Raises :class:`~guiapp.core.project_lock.ProjectLocked` when another process has it
+    open for writing; ``read_only``: a view that takes no lock and writes nothing.
+    """
+    project = Project.open(
+        path, read_only=read_only, on_progress=on_progress, stop_requested=stop_requested
+    )
     try:
         project.collection.clustering = restore_clustering(project)
         errors = unusable_models(project)

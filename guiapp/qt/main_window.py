@@ -44,7 +44,8 @@ from guiapp.core import query, session
 from guiapp.core.collection import Collection
 from guiapp.core.errors import InputError, ModelError
 from guiapp.core.messages import CLASSES, KINDS, NO_LABEL, TASKS
-from guiapp.core.project import SUFFIX, DamagedProject, Project, backup_path
+from guiapp.core.project import SUFFIX, DamagedProject, Project, backups
+from guiapp.core.project_lock import ProjectLocked
 from guiapp.qt import style
 from guiapp.qt.cluster_panel import ClusterPanel
 from guiapp.qt.detail_pane import DetailPane
@@ -101,10 +102,13 @@ def _text_ranks(columns, *, on_progress=None, stop_requested=None) -> dict:
     return ranks
 
 
-def _open_for_window(open_fn, path, rank_keys=(), *, on_progress=None, stop_requested=None):
-    """``open_fn(path)`` (a :mod:`session` opener), then what the table needs to show the
-    project (:func:`prepare_view`), both on the worker thread: (Opened, PreparedView)."""
-    opened = open_fn(path, on_progress=on_progress, stop_requested=stop_requested)
+def _open_for_window(
+    open_fn, path, rank_keys=(), *, on_progress=None, stop_requested=None, **options
+):
+    """``open_fn(path, **options)`` (a :mod:`session` opener), then what the table needs to
+    show the project (:func:`prepare_view`), both on the worker thread: (Opened,
+    PreparedView)."""
+    opened = open_fn(path, on_progress=on_progress, stop_requested=stop_requested, **options)
     try:
         view = prepare_view(opened.project.collection, rank_keys, stop_requested=stop_requested)
     except BaseException:
@@ -143,6 +147,13 @@ def _warm_up(modules, *, on_progress=None, stop_requested=None) -> None:
         gc.freeze()
         if enabled:
             gc.enable()
+
+
+def _same_file(a: str | Path, b: str | Path) -> bool:
+    try:
+        return Path(a).samefile(b)
+    except OSError:
+        return False
 
 
 def _close_project(project: Project, *, on_progress=None, stop_requested=None) -> None:
@@ -544,6 +555,7 @@ class MainWindow(QMainWindow):
             proxy = QAction(short, self)
             proxy.setToolTip(action.statusTip())
             proxy.triggered.connect(action.trigger)
+            action.changed.connect(lambda a=action, p=proxy: p.setEnabled(a.isEnabled()))
             bar.addAction(proxy)
             self._colour_tool_button(bar, proxy, action)
         bar.addSeparator()
@@ -558,26 +570,48 @@ class MainWindow(QMainWindow):
                 colour = style.LABEL_COLOURS[task][code]
                 button = bar.widgetForAction(proxy)
                 if button is not None:
-                    button.setStyleSheet(f"QToolButton {{ color: {colour}; font-weight: 600; }}")
+                    button.setStyleSheet(
+                        f"QToolButton {{ font-weight: 600; }} "
+                        f"QToolButton:enabled {{ color: {colour}; }}"
+                    )
+
+    @property
+    def read_only(self) -> bool:
+        """True while the project shown is a read-only view (another Triage edits it)."""
+        return self.project is not None and self.project.read_only
 
     def _update_actions(self) -> None:
         has = self.project is not None
+        writable = has and not self.project.read_only
         retraining = self.runner.is_running("retrain")
         for action in (
             self.act_save_as,
             self.act_export,
-            self.act_recluster,
             self.act_select_all,
-            self.act_predict,
-            self.act_import_model,
             self.act_export_model,
         ):
             action.setEnabled(has)
-        self.act_retrain.setEnabled(has and not retraining)
+        # A read-only view changes nothing in the project: no labels, predictions, themes
+        # or models (Save Project As makes a copy that can be changed).
+        for action in (
+            self.act_recluster,
+            self.act_predict,
+            self.act_import_model,
+            self.act_versions,
+            *self.label_actions,
+            self.act_clear_spam,
+            self.act_clear_sentiment,
+            *self.shown_label_actions,
+            *self.theme_label_actions,
+        ):
+            action.setEnabled(writable)
+        self.act_retrain.setEnabled(writable and not retraining)
         self.act_cancel_retrain.setEnabled(retraining)
         self.act_report.setEnabled(self.last_retrain is not None)
         self.act_show_flipped.setEnabled(self.last_retrain is not None)
         self.clusters.set_running(self.runner.is_running("cluster"))
+        if not writable:
+            self.clusters.run_button.setEnabled(False)
         self.act_toggle_detail.setChecked(self.detail.isVisible() or not self.isVisible())
         self.act_toggle_themes.setChecked(self.clusters.isVisible() or not self.isVisible())
 
@@ -631,6 +665,15 @@ class MainWindow(QMainWindow):
             self.open_project(last)
             return
         self.open_demo()
+
+    def open_handed_over(self, paths: list[str]) -> None:
+        """What a later ``triage FILE...`` asked this window to open; then come forward."""
+        if paths:
+            self.open_paths(paths)
+        if self.isMinimized():
+            self.showNormal()
+        self.raise_()
+        self.activateWindow()
 
     def open_demo(self) -> None:
         from guiapp.core.paths import demo_collection
@@ -721,14 +764,21 @@ class MainWindow(QMainWindow):
             on_error=lambda exc, tb: self._on_open_project_failed(exc, tb, str(imported.path)),
         )
 
-    def open_project(self, path: str | Path) -> None:
+    def open_project(self, path: str | Path, *, read_only: bool = False) -> None:
+        """Open a project in the background; ``read_only``: a view that changes nothing
+        (offered when another Triage has the project open for editing)."""
+        if self.project is not None and _same_file(self.project.path, path):
+            if read_only or not self.project.read_only:
+                self.notifier.status(f"{Path(path).name} is already open.")
+                return
         self.runner.start(
             "open",
             _open_for_window,
             session.open_project,
             str(path),
             self._rank_keys(),
-            title=f"Opening {Path(path).stem}…",
+            read_only=read_only,
+            title=f"Opening {Path(path).stem}{' read-only' if read_only else ''}…",
             on_result=self._on_opened,
             on_error=lambda exc, tb: self._on_open_project_failed(exc, tb, str(path)),
         )
@@ -763,10 +813,20 @@ class MainWindow(QMainWindow):
         self.notifier.error(exc, tb)
 
     def _on_open_project_failed(self, exc, tb, path: str) -> None:
+        if isinstance(exc, ProjectLocked):
+            box = self.notifier.project_in_use(exc)
+            box.buttonClicked.connect(
+                lambda button: (
+                    self.open_project(path, read_only=True)
+                    if button is box.read_only_button
+                    else None
+                )
+            )
+            return
         self.settings.remove_recent(path)
         if isinstance(exc, DamagedProject):
-            backup = backup_path(path)
-            box = self.notifier.damaged_project(exc, backup if backup.exists() else None)
+            found = backups(path)
+            box = self.notifier.damaged_project(exc, found[0] if found else None)
             if box.recover_button is not None:
                 box.buttonClicked.connect(
                     lambda button: (
@@ -838,6 +898,13 @@ class MainWindow(QMainWindow):
         self.settings.add_recent(project.path)
         QTimer.singleShot(0, self, self.settings.sync)  # a file write: not in this turn
         name = project.load_json("name", project.path.stem)
+        if project.read_only:
+            name += " (read-only)"
+            self.notifier.status(
+                "Opened read-only: labels cannot be changed here. Save Project As makes a "
+                "copy you can change.",
+                15000,
+            )
         self.setWindowTitle(f"{name} — {APP_TITLE}")
         self.setWindowFilePath(str(project.path))
         if len(collection):
@@ -887,6 +954,16 @@ class MainWindow(QMainWindow):
             return
         import sqlite3
 
+        from guiapp.core import project_lock
+        from guiapp.core.errors import ProjectError
+
+        try:
+            # Held while the copy replaces the file: a project open elsewhere is never
+            # replaced under its writer.
+            target_lock = project_lock.acquire(path)
+        except ProjectError as exc:
+            self.notifier.error(ProjectError(path, f"cannot save a copy over it: {exc.reason}"))
+            return
         tmp = path.with_name(path.name + ".saving")
         try:
             with self.project._lock:
@@ -898,10 +975,10 @@ class MainWindow(QMainWindow):
             tmp.replace(path)
         except (OSError, sqlite3.Error) as exc:
             tmp.unlink(missing_ok=True)
-            from guiapp.core.errors import ProjectError
-
             self.notifier.error(ProjectError(path, f"cannot save a copy here: {exc}"))
             return
+        finally:
+            target_lock.release()
         self.open_project(path)
 
     # ================================================================== drag and drop
@@ -938,6 +1015,9 @@ class MainWindow(QMainWindow):
     def label_rows(self, task: str, rows, code: int) -> bool:
         rows = np.asarray(rows, dtype=np.int64)
         if self.project is None or not len(rows):
+            return False
+        if self.project.read_only:
+            self.notifier.status("This project is open read-only: labels cannot be changed.")
             return False
         big = len(rows) > 20_000
         if big:
@@ -1174,6 +1254,9 @@ class MainWindow(QMainWindow):
 
     def recluster(self, k) -> None:
         if self.project is None:
+            return
+        if self.project.read_only:
+            self.notifier.status("This project is open read-only: its themes cannot change.")
             return
         self.settings.cluster_k = 0 if k == "auto" else int(k)
         project = self.project

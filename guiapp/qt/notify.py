@@ -81,10 +81,10 @@ class Notifier(QObject):
         if backup is not None:
             saved = _dt.datetime.fromtimestamp(backup.stat().st_mtime).strftime("%Y-%m-%d %H:%M")
             text += (
-                f"\n\nTriage keeps a backup of its last good state (saved {saved}). "
-                "Recover from Backup copies it to a new project beside the damaged one and "
-                "opens that; labels set after the backup was saved are not in it. The "
-                "damaged file is left as it is."
+                f"\n\nTriage keeps backups of its last good states (the newest saved {saved}). "
+                "Recover from Backup copies the newest one that passes every check to a new "
+                "project beside the damaged one and opens that; labels set after that backup "
+                "was saved are not in it. The damaged file is left as it is."
             )
         else:
             text += "\n\nThere is no backup of it to recover from. The file was left as it is."
@@ -96,6 +96,22 @@ class Notifier(QObject):
                 "Recover from Backup", QMessageBox.ButtonRole.AcceptRole
             )
             box.setDefaultButton(box.recover_button)
+        box.open()
+        return box
+
+    def project_in_use(self, exc: ProjectError) -> QMessageBox:
+        """A project another Triage has open for editing: who has it, and an "Open
+        Read-Only" button, kept as the box's ``read_only_button`` for the window."""
+        text = (
+            f"{exc.path} cannot be opened for editing: {exc.reason}.\n\n"
+            "Only one Triage at a time can change a project. You can open it read-only "
+            "here to look at it and export it (labels cannot be changed), or close it "
+            "there first."
+        )
+        box = self._box(QMessageBox.Icon.Information, "Project is in use", text, "", show=False)
+        box.setStandardButtons(QMessageBox.StandardButton.Cancel)
+        box.read_only_button = box.addButton("Open Read-Only", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(box.read_only_button)
         box.open()
         return box
 

@@ -8,7 +8,7 @@ import sqlite3
 import numpy as np
 import pytest
 
-from guiapp.core import session
+from guiapp.core import checksums, session
 from guiapp.core.collection import Collection
 from guiapp.core.commands import set_label
 from guiapp.core.errors import ProjectError
@@ -24,8 +24,10 @@ def make_project(path, n=3000) -> Project:
 
 
 def damage_with_sql(path, sql: str) -> None:
-    """Damage what the file holds while leaving SQLite's own structure sound."""
+    """Damage what the file holds while leaving SQLite's own structure sound, and its
+    checksums matching (as a bug in Triage would): the value checks must catch it."""
     conn = sqlite3.connect(path)
+    checksums.register(conn)
     conn.execute(sql)
     conn.commit()
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

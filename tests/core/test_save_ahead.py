@@ -32,7 +32,7 @@ def project(tmp_path):
 
 
 def reopened(path) -> Collection:
-    again = Project.open(path, backup=False)
+    again = Project.open(path, read_only=True)
     try:
         return again.collection
     finally:

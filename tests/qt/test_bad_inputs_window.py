@@ -41,7 +41,7 @@ class OpenProject:
 
     def __init__(self, path: Path):
         self.path = path
-        project = Project.open(path, backup=False)
+        project = Project.open(path, read_only=True)
         try:
             c = project.collection
             self.n = len(c)

@@ -96,7 +96,7 @@ def test_labels_set_during_an_import_stay_in_the_project_they_were_made_in(qtbot
     new = window.project
     assert new is not old and new.path != old.path
     assert not new.collection.labelled_by_user().any()  # nothing leaked into the new one
-    reopened = Project.open(old.path, backup=False)
+    reopened = Project.open(old.path, read_only=True)
     try:
         for t in TASKS:
             assert np.array_equal(reopened.collection.user[t], expected[t])

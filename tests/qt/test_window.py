@@ -137,7 +137,7 @@ def test_label_with_keys_advances_and_undo_redo(qtbot, window):
     # the edits are on disk: a second connection sees them
     from guiapp.core.project import Project
 
-    again = Project.open(window.project.path, backup=False)
+    again = Project.open(window.project.path, read_only=True)
     try:
         assert again.collection.user["spam"][first] == 1
         assert (again.collection.user["sentiment"][rows] == 0).all()
