@@ -37,6 +37,7 @@ from sklearn.pipeline import Pipeline
 
 from guiapp.core import paths
 from guiapp.core.errors import Cancelled, InputError, ModelError
+from guiapp.core.imports import import_heavy
 from guiapp.core.messages import CLASSES, LABEL_COLUMN, TASKS
 from guiapp.core.models import corpora
 from guiapp.core.models.features import TextHasher
@@ -1425,6 +1426,7 @@ def side_by_side(jobs: Sequence[Any], hooks: Hooks) -> list[Any]:
     """
     if len(jobs) <= 1:
         return [job(hooks) for job in jobs]
+    import_heavy()  # the jobs import scikit-learn modules lazily, each on its own thread
     stop = threading.Event()
     fractions = [0.0] * len(jobs)
     texts = [""] * len(jobs)
