@@ -29,6 +29,7 @@ import glob
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 try:
@@ -46,6 +47,7 @@ import pyarrow.parquet as pq
 from guiapp.core.collection import Collection
 from guiapp.core.errors import ExportError
 from guiapp.core.messages import CLASSES, NO_LABEL, TASKS, TEXT_COLUMNS
+from guiapp.core.outputs import check_output
 from guiapp.core.progress import Hooks
 
 EXPORT_COLUMNS = (
@@ -199,11 +201,20 @@ class TableWriter:
     the ``with`` block ends without an error; on any error or cancel the temporary file is
     removed and an earlier file at ``path`` is left as it was. The format follows the
     suffix (``.parquet`` / ``.pq``, else CSV). CSV columns are all written as text, with
-    formula neutralisation when ``neutralise``.
+    formula neutralisation when ``neutralise``. ``path`` must not be one of ``inputs``, a
+    pipe, a device or a folder (:func:`guiapp.core.outputs.check_output`).
     """
 
-    def __init__(self, path: str | Path, schema: pa.Schema, *, neutralise: bool = True):
+    def __init__(
+        self,
+        path: str | Path,
+        schema: pa.Schema,
+        *,
+        neutralise: bool = True,
+        inputs: Sequence[str | Path] = (),
+    ):
         self.path = Path(path)
+        self.inputs = tuple(inputs)
         self.parquet = self.path.suffix.lower() in (".parquet", ".pq")
         if not self.parquet:
             schema = pa.schema([(f.name, pa.string()) for f in schema])
@@ -215,6 +226,7 @@ class TableWriter:
         self._tmp: Path | None = None
 
     def __enter__(self) -> TableWriter:
+        check_output(self.path, self.inputs)
         folder = self.path.parent if str(self.path.parent) else Path(".")
         try:
             fd, self._tmp = _locked_temp(folder, self.path.name)

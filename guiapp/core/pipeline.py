@@ -19,6 +19,7 @@ from guiapp.core import session
 from guiapp.core.collection import Collection
 from guiapp.core.errors import InputError, ModelError
 from guiapp.core.export import TableWriter, cluster_columns, names_column, scores_column
+from guiapp.core.outputs import check_output
 from guiapp.core.progress import Hooks
 
 CLASSIFY_COLUMNS = (
@@ -148,6 +149,7 @@ def classify_files(
     hooks = Hooks(on_progress, stop_requested)
     inputs = [str(p) for p in inputs]
     output = Path(output)
+    check_output(output, inputs)  # before minutes of work, and never over an input
     started = time.perf_counter()
     if clusters == 0:
         clusters = None
@@ -205,7 +207,9 @@ def classify_files(
             table = classify_table(collection, clustering)
             if writer is None:
                 schema = table.schema
-                writer = TableWriter(output, schema, neutralise=neutralise).__enter__()
+                writer = TableWriter(
+                    output, schema, neutralise=neutralise, inputs=inputs
+                ).__enter__()
             else:
                 table = _conform(table, schema)
             writer.write(table)
@@ -367,6 +371,8 @@ def train_command(
     from guiapp.core import models
 
     hooks = Hooks(on_progress, stop_requested)
+    if out_dir is not None:
+        check_output(out_dir, [*(spam or ()), *(sentiment or ())], folder=True)
     if not spam and not sentiment:
         built = models.build_shipped_models(data_dir, out_dir, hooks)
     else:
