@@ -116,21 +116,25 @@ def _open_error(origin: Origin, err: OSError) -> InputError:
 def read_file(
     path: str, origin: Origin, options: Options, hooks: Hooks, out: _Collector, depth: int = 0
 ) -> None:
-    """Read one file on disk into ``out`` (InputError if the file as a whole is unusable)."""
+    """Read one file on disk into ``out`` (InputError if the file as a whole is unusable).
+
+    Whatever it unpacks to, at every level of nesting, is counted against one
+    :class:`~guiapp.core.io.archive.Budget` made here from its size."""
     try:
         head, size = _read_head(path)
     except OSError as err:
         raise _open_error(origin, err) from None
+    budget = archive.Budget(origin, size)
     fmt = detect.sniff(head, origin, size=size)
     if fmt == detect.MBOX and (_mbox_named(origin) or size > SMALL_FILE):
         _read_mbox_file(path, origin, options, hooks, out)
         return
     if fmt in (detect.ZIP, detect.TAR):
-        _read_archive(path, fmt, origin, options, hooks, out, depth)
+        _read_archive(path, fmt, origin, options, hooks, out, depth, budget)
         return
     if fmt in (detect.GZIP, detect.BZ2, detect.XZ):
-        data = archive.decompress(path, fmt, origin)
-        _read_inner(data, origin, options, hooks, out, depth)
+        data = archive.decompress(path, fmt, origin, budget)
+        _read_inner(data, origin, options, hooks, out, depth, budget)
         return
     if fmt == detect.PARQUET:
         out.add(parquet.read_parquet(path, origin, options, hooks))
@@ -140,7 +144,7 @@ def read_file(
             data = fh.read()
     except OSError as err:
         raise _open_error(origin, err) from None
-    read_bytes(data, fmt, origin, options, hooks, out, depth)
+    read_bytes(data, fmt, origin, options, hooks, out, depth, budget)
 
 
 def _inner_origin(origin: Origin) -> Origin:
@@ -150,13 +154,19 @@ def _inner_origin(origin: Origin) -> Origin:
 
 
 def _read_inner(
-    data: bytes, origin: Origin, options: Options, hooks: Hooks, out: _Collector, depth: int
+    data: bytes,
+    origin: Origin,
+    options: Options,
+    hooks: Hooks,
+    out: _Collector,
+    depth: int,
+    budget: archive.Budget,
 ) -> None:
     if depth >= MAX_NESTING:
         raise origin.error("compressed too many times over (an archive in an archive in ...)")
     inner = _inner_origin(origin)
     fmt = detect.sniff(data[: detect.SNIFF_BYTES], inner, size=len(data))
-    read_bytes(data, fmt, inner, options, hooks, out, depth + 1)
+    read_bytes(data, fmt, inner, options, hooks, out, depth + 1, budget)
 
 
 def read_bytes(
@@ -167,8 +177,11 @@ def read_bytes(
     hooks: Hooks,
     out: _Collector,
     depth: int = 0,
+    budget: archive.Budget | None = None,
 ) -> None:
-    """Read a file's bytes (already sniffed as ``fmt``) into ``out``."""
+    """Read a file's bytes (already sniffed as ``fmt``) into ``out``; what they unpack to
+    counts against ``budget`` (the input's, passed down; a new one for them when None)."""
+    budget = budget or archive.budget_for(data, origin)
     if fmt == detect.CSV:
         out.add(csv_tsv.read_csv(data, origin, options, hooks))
     elif fmt in (detect.JSON, detect.JSONL, detect.TWEETS_JS):
@@ -189,11 +202,12 @@ def read_bytes(
     elif fmt == detect.PARQUET:
         out.add(parquet.read_parquet(data, origin, options, hooks))
     elif fmt in (detect.GZIP, detect.BZ2, detect.XZ):
-        _read_inner(archive.decompress(data, fmt, origin), origin, options, hooks, out, depth)
+        data = archive.decompress(data, fmt, origin, budget)
+        _read_inner(data, origin, options, hooks, out, depth, budget)
     elif fmt in (detect.ZIP, detect.TAR):
         if depth >= MAX_NESTING or origin.member:
             raise origin.error("an archive inside an archive; unpack it first")
-        _read_archive(data, fmt, origin, options, hooks, out, depth)
+        _read_archive(data, fmt, origin, options, hooks, out, depth, budget)
     else:  # pragma: no cover - sniff() returns only the formats above
         raise origin.error(f"unsupported format {fmt}")
 
@@ -259,11 +273,12 @@ def _read_archive(
     hooks: Hooks,
     out: _Collector,
     depth: int,
+    budget: archive.Budget,
 ) -> None:
     members = archive.iter_zip if fmt == detect.ZIP else archive.iter_tar
     found = 0
     before = len(out.parts)
-    for name, data, why in members(data_or_path, origin):
+    for name, data, why in members(data_or_path, origin, budget):
         hooks.check()
         child = Origin(origin.file, name) if not origin.member else origin.child(name)
         if data is None:
@@ -277,9 +292,9 @@ def _read_archive(
             fmt_member = detect.sniff(data[: detect.SNIFF_BYTES], child, size=len(data))
             if fmt_member in (detect.ZIP, detect.TAR):
                 raise child.error("an archive inside an archive; unpack it first")
-            read_bytes(data, fmt_member, child, options, hooks, out, depth + 1)
+            read_bytes(data, fmt_member, child, options, hooks, out, depth + 1, budget)
             found += 1
-        except (Cancelled, AmbiguousTextColumn):
+        except (Cancelled, AmbiguousTextColumn, archive.DecompressionBomb):
             raise
         except InputError as err:
             out.problem(_as_problem(err, child))
