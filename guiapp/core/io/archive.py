@@ -172,6 +172,17 @@ def iter_zip(
             yield name, data, None
 
 
+def count_members(data_or_path: bytes | str, wanted) -> int:  # type: ignore[no-untyped-def]
+    """How many files of a zip ``wanted(name)`` is true for, from its central directory
+    alone (nothing is unpacked); 0 when it cannot be read (:func:`iter_zip` says why)."""
+    source = io.BytesIO(data_or_path) if isinstance(data_or_path, bytes) else data_or_path
+    try:
+        with zipfile.ZipFile(source) as archive:
+            return sum(1 for i in archive.infolist() if not i.is_dir() and wanted(i.filename))
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return 0
+
+
 def iter_tar(
     data_or_path: bytes | str, origin: Origin, budget: Budget | None = None
 ) -> Iterator[tuple[str, bytes | None, str | None]]:
