@@ -220,7 +220,18 @@ class TableWriter:
             schema = pa.schema([(f.name, pa.string()) for f in schema])
         self.schema = schema
         self.neutralise = neutralise and not self.parquet
+        # The header row is cells too (a column named "=HYPERLINK(...)" from a CSV header or
+        # a JSON key): it goes through the very function the cells do.
+        self.header = (
+            _neutralise_array(pa.array(schema.names, pa.string())).to_pylist()
+            if self.neutralise
+            else list(schema.names)
+        )
         self.rows = 0
+        #: CSV cells holding a NUL character: written as they are, but CSV readers --
+        #: Triage's importer too -- drop NULs, so a re-import would not be exact; the
+        #: caller says so (:func:`nul_note`).
+        self.nul_cells = 0
         self._raw = None
         self._writer = None
         self._tmp: Path | None = None
@@ -239,7 +250,8 @@ class TableWriter:
                 self._writer = pq.ParquetWriter(self._raw, self.schema, compression="zstd")
             else:
                 options = pacsv.WriteOptions(include_header=True, quoting_style="needed")
-                self._writer = pacsv.CSVWriter(self._raw, self.schema, write_options=options)
+                header = pa.schema([(name, pa.string()) for name in self.header])
+                self._writer = pacsv.CSVWriter(self._raw, header, write_options=options)
         except BaseException:
             self._discard()
             raise
@@ -248,10 +260,13 @@ class TableWriter:
     def write(self, batch: pa.Table) -> None:
         try:
             batch = batch.select(self.schema.names).cast(self.schema)
+            if not self.parquet:
+                for column in batch.columns:
+                    self.nul_cells += pc.sum(pc.match_substring(column, "\x00")).as_py() or 0
             if self.neutralise:
                 batch = pa.table(
                     [_neutralise_array(c.combine_chunks()) for c in batch.columns],
-                    names=batch.column_names,
+                    names=self.header,
                 )
             self._writer.write_table(batch)
         except OSError as exc:
@@ -283,6 +298,16 @@ class TableWriter:
         if self._tmp is not None:
             with contextlib.suppress(OSError):
                 self._tmp.unlink()
+
+
+def nul_note(cells: int) -> str:
+    """What to tell the user when ``cells`` CSV cells held a NUL (see TableWriter)."""
+    if not cells:
+        return ""
+    return (
+        f"{cells:,} cell{'s' if cells != 1 else ''} hold a NUL character, written as is: "
+        "re-importing the CSV (in Triage or most tools) drops it"
+    )
 
 
 PARTIAL_SUFFIX = ".partial"

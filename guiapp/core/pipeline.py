@@ -18,7 +18,13 @@ import pyarrow as pa
 from guiapp.core import session
 from guiapp.core.collection import Collection
 from guiapp.core.errors import InputError, ModelError
-from guiapp.core.export import TableWriter, cluster_columns, names_column, scores_column
+from guiapp.core.export import (
+    TableWriter,
+    cluster_columns,
+    names_column,
+    nul_note,
+    scores_column,
+)
 from guiapp.core.outputs import check_output
 from guiapp.core.progress import Hooks
 
@@ -221,6 +227,7 @@ def classify_files(
             raise InputError(
                 inputs[0] if len(inputs) == 1 else ", ".join(inputs), "no messages found"
             )
+        nuls = nul_note(writer.nul_cells)
         writer.__exit__(None, None, None)
         writer = None
     except BaseException as exc:
@@ -234,7 +241,7 @@ def classify_files(
     return (
         f"classified {rows:,} messages in {seconds:.1f} s ({rows / max(seconds, 1e-9):,.0f}/s): "
         f"{counts[1]:,} spam, {counts[0]:,} ham; {counts[2]:,} negative, {counts[3]:,} neutral, "
-        f"{counts[4]:,} positive{themes}{skipped} -> {output}"
+        f"{counts[4]:,} positive{themes}{skipped} -> {output}" + (f"; {nuls}" if nuls else "")
     )
 
 

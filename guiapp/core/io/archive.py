@@ -23,7 +23,7 @@ import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from guiapp.core.errors import InputError
+from guiapp.core.errors import InputError, printable
 from guiapp.core.io.base import Origin
 
 MAX_TOTAL_BYTES = 4 * 1024**3  # everything unpacked from one input file, all levels
@@ -78,7 +78,7 @@ class Budget:
     def take(self, n: int, member: str | None = None) -> None:
         self.used += n
         if self.used > self.limit:
-            where = f" (at {member})" if member else ""
+            where = f" (at {printable(member)})" if member else ""
             raise self.refuse(f"unpacks to {self.used:,} bytes or more{where}")
 
 
@@ -105,7 +105,7 @@ def _read_metered(
         budget.take(len(block), member)
         if packed and total > RATIO_GRACE and total > MAX_RATIO * packed:
             raise budget.refuse(
-                f"{member or 'the data'} unpacks to more than {MAX_RATIO} times its packed "
+                f"{printable(member or 'the data')} unpacks to more than {MAX_RATIO} times its packed "
                 f"size ({packed:,} bytes)"
             )
         out.write(block)
@@ -161,7 +161,7 @@ def iter_zip(
                 1, info.compress_size
             ):
                 raise budget.refuse(
-                    f"{name} unpacks {info.file_size:,} bytes from {info.compress_size:,}"
+                    f"{printable(name)} unpacks {info.file_size:,} bytes from {info.compress_size:,}"
                 )
             try:
                 with archive.open(info) as stream:
@@ -200,7 +200,11 @@ def iter_tar(
     with archive:
         try:
             for info in archive:
+                if info.isdir():
+                    continue
                 if not info.isfile():
+                    kind = "link" if info.issym() or info.islnk() else "device, pipe or other"
+                    members.append((info.name, None, f"a {kind} entry, not a file; skipped"))
                     continue
                 if len(members) >= MAX_MEMBERS:
                     raise origin.error(f"holds more than {MAX_MEMBERS:,} files; refused")
@@ -216,7 +220,8 @@ def iter_tar(
                 (
                     "",
                     None,
-                    f"the archive is truncated or corrupt after {members[-1][0]} ({err}); the rest skipped",
+                    f"the archive is truncated or corrupt after {printable(members[-1][0])} ({err}); "
+                    "the rest skipped",
                 )
             )
     members.sort(key=lambda m: (m[0] == "", m[0]))

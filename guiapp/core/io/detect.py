@@ -432,8 +432,8 @@ def decode_bytes(data: bytes, declared: str | None = None, hints: Sequence[str] 
             continue
         try:
             return data.decode(codec)
-        except (UnicodeDecodeError, LookupError):
-            continue
+        except (UnicodeDecodeError, LookupError, ValueError):
+            continue  # ValueError: a charset name with a NUL in it ("utf\x008")
     return data.decode("latin-1")
 
 

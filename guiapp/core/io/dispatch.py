@@ -368,14 +368,22 @@ def _hidden(name: str) -> bool:
     )
 
 
-def walk_folder(folder: str) -> list[tuple[str, str]]:
+def walk_folder(folder: str, skipped: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
     """(path relative to folder, full path) of the files to read, sorted by relative path.
 
     Hidden files and folders are left out, and so is ``tmp/`` of a Maildir (messages still
-    being delivered).
+    being delivered). What could not be read or is not a regular file -- a sub-folder
+    without read permission, a FIFO, socket or device -- is added to ``skipped`` as
+    (relative path, why).
     """
     out: list[tuple[str, str]] = []
-    for root, dirs, files in os.walk(folder, followlinks=False):
+
+    def unreadable(err: OSError) -> None:
+        if skipped is not None:
+            rel = os.path.relpath(err.filename or folder, folder).replace(os.sep, "/")
+            skipped.append((rel, f"a folder that cannot be read ({err.strerror or err})"))
+
+    for root, dirs, files in os.walk(folder, followlinks=False, onerror=unreadable):
         is_maildir = {"cur", "new"} <= set(dirs)
         dirs[:] = [
             d
@@ -387,9 +395,15 @@ def walk_folder(folder: str) -> list[tuple[str, str]]:
             if _hidden(name):
                 continue
             full = os.path.join(root, name)
-            if not os.path.isfile(full):
-                continue  # a FIFO, socket or device: reading it could block or never end
             rel = os.path.relpath(full, folder).replace(os.sep, "/")
+            if not os.path.isfile(full):
+                # A FIFO, socket or device (reading it could block or never end), or a
+                # link to nothing.
+                if skipped is not None:
+                    skipped.append(
+                        (rel, "not a regular file (a pipe, socket, device or broken link)")
+                    )
+                continue
             out.append((rel, full))
     out.sort(key=lambda item: item[0])
     return out
@@ -400,7 +414,10 @@ def _is_maildir(path: str) -> bool:
 
 
 def read_folder(folder: str, options: Options, hooks: Hooks, out: _Collector) -> None:
-    files = walk_folder(folder)
+    skipped: list[tuple[str, str]] = []
+    files = walk_folder(folder, skipped)
+    for rel, why in skipped:
+        out.problem(Problem(Location(folder, member=rel), why + "; skipped"))
     if not files:
         raise InputError(folder, "the folder holds no files")
     sizes = []

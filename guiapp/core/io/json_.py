@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from guiapp.core.errors import InputError, Problem
+from guiapp.core.errors import InputError, Problem, name_list
 from guiapp.core.io import tables
 from guiapp.core.io.base import (
     LoadResult,
@@ -166,7 +166,7 @@ def _items_from_document(doc: Any, origin: Origin) -> tuple[list[Any], dict[str,
     for value in doc.values():
         if isinstance(value, list) and value and isinstance(value[0], dict):
             return value, users
-    keys = ", ".join(repr(k) for k in list(doc)[:10])
+    keys = name_list(doc, 10)
     raise origin.error(f"no list of messages in this JSON object (its keys: {keys})")
 
 

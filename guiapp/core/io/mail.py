@@ -250,8 +250,13 @@ def _charset(part: Message) -> str | None:
 def _leaf_text(
     part: Message, ctype: str, notes: list[str], hints: Sequence[str] = ()
 ) -> str | None:
-    raw = part.get_payload()
-    if isinstance(raw, str) and len(raw) > MAX_TEXT_PART:
+    try:
+        raw = part.get_payload()
+    except (ValueError, LookupError):
+        # 8-bit bytes under a charset Python cannot name (a NUL in it): the length check
+        # reads the raw bytes instead, and decode_bytes falls back from the charset.
+        raw = part.get_payload(decode=True)
+    if isinstance(raw, (str, bytes)) and len(raw) > MAX_TEXT_PART:
         notes.append(f"a {ctype} part of {len(raw) / 1e6:.1f} MB was left out")
         return None
     text = decode_bytes(_decode_part(part), _charset(part), hints)
