@@ -164,13 +164,15 @@ def write_csv(
     path: str | Path,
     *,
     neutralise: bool = True,
+    inputs: Sequence[str | Path] = (),
     on_progress=None,
     stop_requested=None,
 ) -> int:
     """Write a table as UTF-8 CSV atomically; returns the number of rows written.
 
     Every column is written as text (quoted where needed, RFC 4180). With ``neutralise``
-    cells that start like a formula get a leading ``'``.
+    cells that start like a formula get a leading ``'``. ``path`` may not be one of
+    ``inputs`` (the project file the table comes from, say).
     """
     hooks = Hooks(on_progress, stop_requested)
     table = _as_table(table)
@@ -181,7 +183,7 @@ def write_csv(
             hooks.step(start, n, "exporting")
             yield table.slice(start, BATCH_ROWS)
 
-    with TableWriter(path, table.schema, neutralise=neutralise) as writer:
+    with TableWriter(path, table.schema, neutralise=neutralise, inputs=inputs) as writer:
         for batch in batches():
             writer.write(batch)
     hooks.progress(n, n, "exported")
@@ -407,13 +409,20 @@ def export_csv(
     rows: np.ndarray | None = None,
     scope: str = "all",
     neutralise: bool = True,
+    inputs: Sequence[str | Path] = (),
     on_progress=None,
     stop_requested=None,
 ) -> int:
-    """Export ``collection`` (``rows`` if given, else ``scope``) to ``path``; returns the row count."""
+    """Export ``collection`` (``rows`` if given, else ``scope``) to ``path``; returns the
+    row count. ``inputs``: files the export must not overwrite (its project file)."""
     if rows is None:
         rows = scope_rows(collection, scope)
     table = export_table(collection, rows)
     return write_csv(
-        table, path, neutralise=neutralise, on_progress=on_progress, stop_requested=stop_requested
+        table,
+        path,
+        neutralise=neutralise,
+        inputs=inputs,
+        on_progress=on_progress,
+        stop_requested=stop_requested,
     )

@@ -1519,6 +1519,7 @@ class MainWindow(QMainWindow):
             snap,
             path,
             rows=rows,
+            inputs=[self.project.path, backup_path(self.project.path)] if self.project else [],
             title=f"Exporting {Path(path).name}…",
             on_result=lambda n: self._on_exported(path, n),
             on_cancelled=lambda: self.notifier.status("Export cancelled; no file was written."),

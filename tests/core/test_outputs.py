@@ -12,8 +12,10 @@ import pyarrow as pa
 import pytest
 
 from guiapp.cli import main
+from guiapp.core.collection import Collection
 from guiapp.core.errors import ExportError
-from guiapp.core.export import TableWriter
+from guiapp.core.export import TableWriter, export_csv
+from guiapp.core.messages import make_frame
 from guiapp.core.outputs import check_output
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -98,3 +100,14 @@ def test_every_table_writer_checks_its_target(tmp_path, mbox):
         writer.write(pa.table({"text": ["a"]}))
     check_output(out, [mbox])
     assert out.read_text("utf-8").splitlines() == ['"text"', '"a"']
+
+
+def test_an_export_never_overwrites_its_project_file(tmp_path):
+    project = tmp_path / "work.triage"
+    project.write_bytes(b"SQLite format 3\x00" + bytes(100))
+    before = digest(project)
+    collection = Collection(make_frame({"text": ["one", "two"]}))
+    with pytest.raises(ExportError, match="is one of the inputs"):
+        export_csv(collection, project, inputs=[project])
+    assert digest(project) == before
+    assert export_csv(collection, tmp_path / "out.csv", inputs=[project]) == 2
