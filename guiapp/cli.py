@@ -344,7 +344,7 @@ def _versions(args, bar: _Bar) -> int:
 
 def _export(args, bar: _Bar) -> int:
     from guiapp.core import export
-    from guiapp.core.project import Project
+    from guiapp.core.project import Project, backup_paths
 
     with Project.open(_existing_project(args.project)) as project:
         n = export.export_csv(
@@ -352,6 +352,7 @@ def _export(args, bar: _Bar) -> int:
             args.output,
             scope=args.scope,
             neutralise=not args.allow_formulas,
+            inputs=[project.path, *backup_paths(project.path)],
             on_progress=bar,
         )
     bar.close()

@@ -2,8 +2,48 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+#: Characters a terminal acts on rather than shows: C0 controls (ESC starts colour, cursor
+#: and title sequences; CR/LF rewrite lines), DEL, C1 controls, the bidirectional overrides
+#: that reorder what follows, and the lone surrogates undecodable file-name bytes become.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\udc80-\udcff]")
+#: How many names :func:`name_list` shows, and how much of each.
+NAMES_SHOWN = 20
+NAME_CHARS = 80
+
+
+def _escape(match: re.Match[str]) -> str:
+    c = match.group()
+    if "\udc80" <= c <= "\udcff":
+        return f"\\x{ord(c) - 0xDC00:02x}"  # the undecodable byte itself
+    return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+
+
+def printable(name: object) -> str:
+    """A file or member name (or any text from an input) safe to print to a terminal or
+    show in a message: every control character written as an escape (``\\x1b``)."""
+    return _UNPRINTABLE.sub(_escape, str(name))
+
+
+def name_list(names: Iterable[object], limit: int = NAMES_SHOWN) -> str:
+    """Names for a message: quoted and :func:`printable`, each cut to :data:`NAME_CHARS`
+    characters, the first ``limit`` and then how many more (a CSV of 200,000 columns gave
+    a 2 MB "one-line" error)."""
+    shown: list[str] = []
+    more = 0
+    for name in names:
+        if len(shown) >= limit:
+            more += 1
+            continue
+        text = printable(name)
+        if len(text) > NAME_CHARS:
+            text = text[: NAME_CHARS - 1] + "…"
+        shown.append(f"'{text}'")
+    return ", ".join(shown) + (f" and {more:,} more" if more else "")
 
 
 class TriageError(Exception):
@@ -27,9 +67,9 @@ class Location:
     member: str | None = None  # member path inside a folder or archive
 
     def __str__(self) -> str:
-        parts = [self.file]
+        parts = [printable(self.file)]
         if self.member:
-            parts.append(self.member)
+            parts.append(printable(self.member))
         if self.line is not None:
             parts.append(f"line {self.line}")
         if self.record is not None:
@@ -90,7 +130,7 @@ class ModelError(TriageError):
         self.path = str(path)
         self.reason = reason
         self.remedy = remedy
-        text = f"{path}: {reason}"
+        text = f"{printable(path)}: {reason}"
         if remedy:
             text += f" {REMEDY_ADVICE.get(remedy, remedy)}"
         super().__init__(text)
@@ -111,7 +151,7 @@ class ProjectError(TriageError):
     def __init__(self, path: str | Path, reason: str):
         self.path = str(path)
         self.reason = reason
-        super().__init__(f"{path}: {reason}")
+        super().__init__(f"{printable(path)}: {reason}")
 
 
 class ExportError(TriageError):
@@ -120,4 +160,4 @@ class ExportError(TriageError):
     def __init__(self, path: str | Path, reason: str):
         self.path = str(path)
         self.reason = reason
-        super().__init__(f"{path}: {reason}")
+        super().__init__(f"{printable(path)}: {reason}")

@@ -29,6 +29,7 @@ import glob
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 try:
@@ -46,6 +47,7 @@ import pyarrow.parquet as pq
 from guiapp.core.collection import Collection
 from guiapp.core.errors import ExportError
 from guiapp.core.messages import CLASSES, NO_LABEL, TASKS, TEXT_COLUMNS
+from guiapp.core.outputs import check_output
 from guiapp.core.progress import Hooks
 
 EXPORT_COLUMNS = (
@@ -162,13 +164,15 @@ def write_csv(
     path: str | Path,
     *,
     neutralise: bool = True,
+    inputs: Sequence[str | Path] = (),
     on_progress=None,
     stop_requested=None,
 ) -> int:
     """Write a table as UTF-8 CSV atomically; returns the number of rows written.
 
     Every column is written as text (quoted where needed, RFC 4180). With ``neutralise``
-    cells that start like a formula get a leading ``'``.
+    cells that start like a formula get a leading ``'``. ``path`` may not be one of
+    ``inputs`` (the project file the table comes from, say).
     """
     hooks = Hooks(on_progress, stop_requested)
     table = _as_table(table)
@@ -179,7 +183,7 @@ def write_csv(
             hooks.step(start, n, "exporting")
             yield table.slice(start, BATCH_ROWS)
 
-    with TableWriter(path, table.schema, neutralise=neutralise) as writer:
+    with TableWriter(path, table.schema, neutralise=neutralise, inputs=inputs) as writer:
         for batch in batches():
             writer.write(batch)
     hooks.progress(n, n, "exported")
@@ -199,22 +203,43 @@ class TableWriter:
     the ``with`` block ends without an error; on any error or cancel the temporary file is
     removed and an earlier file at ``path`` is left as it was. The format follows the
     suffix (``.parquet`` / ``.pq``, else CSV). CSV columns are all written as text, with
-    formula neutralisation when ``neutralise``.
+    formula neutralisation when ``neutralise``. ``path`` must not be one of ``inputs``, a
+    pipe, a device or a folder (:func:`guiapp.core.outputs.check_output`).
     """
 
-    def __init__(self, path: str | Path, schema: pa.Schema, *, neutralise: bool = True):
+    def __init__(
+        self,
+        path: str | Path,
+        schema: pa.Schema,
+        *,
+        neutralise: bool = True,
+        inputs: Sequence[str | Path] = (),
+    ):
         self.path = Path(path)
+        self.inputs = tuple(inputs)
         self.parquet = self.path.suffix.lower() in (".parquet", ".pq")
         if not self.parquet:
             schema = pa.schema([(f.name, pa.string()) for f in schema])
         self.schema = schema
         self.neutralise = neutralise and not self.parquet
+        # The header row is cells too (a column named "=HYPERLINK(...)" from a CSV header or
+        # a JSON key): it goes through the very function the cells do.
+        self.header = (
+            _neutralise_array(pa.array(schema.names, pa.string())).to_pylist()
+            if self.neutralise
+            else list(schema.names)
+        )
         self.rows = 0
+        #: CSV cells holding a NUL character: written as they are, but CSV readers --
+        #: Triage's importer too -- drop NULs, so a re-import would not be exact; the
+        #: caller says so (:func:`nul_note`).
+        self.nul_cells = 0
         self._raw = None
         self._writer = None
         self._tmp: Path | None = None
 
     def __enter__(self) -> TableWriter:
+        check_output(self.path, self.inputs)
         folder = self.path.parent if str(self.path.parent) else Path(".")
         try:
             fd, self._tmp = _locked_temp(folder, self.path.name)
@@ -227,7 +252,8 @@ class TableWriter:
                 self._writer = pq.ParquetWriter(self._raw, self.schema, compression="zstd")
             else:
                 options = pacsv.WriteOptions(include_header=True, quoting_style="needed")
-                self._writer = pacsv.CSVWriter(self._raw, self.schema, write_options=options)
+                header = pa.schema([(name, pa.string()) for name in self.header])
+                self._writer = pacsv.CSVWriter(self._raw, header, write_options=options)
         except BaseException:
             self._discard()
             raise
@@ -236,10 +262,13 @@ class TableWriter:
     def write(self, batch: pa.Table) -> None:
         try:
             batch = batch.select(self.schema.names).cast(self.schema)
+            if not self.parquet:
+                for column in batch.columns:
+                    self.nul_cells += pc.sum(pc.match_substring(column, "\x00")).as_py() or 0
             if self.neutralise:
                 batch = pa.table(
                     [_neutralise_array(c.combine_chunks()) for c in batch.columns],
-                    names=batch.column_names,
+                    names=self.header,
                 )
             self._writer.write_table(batch)
         except OSError as exc:
@@ -271,6 +300,16 @@ class TableWriter:
         if self._tmp is not None:
             with contextlib.suppress(OSError):
                 self._tmp.unlink()
+
+
+def nul_note(cells: int) -> str:
+    """What to tell the user when ``cells`` CSV cells held a NUL (see TableWriter)."""
+    if not cells:
+        return ""
+    return (
+        f"{cells:,} cell{'s' if cells != 1 else ''} hold a NUL character, written as is: "
+        "re-importing the CSV (in Triage or most tools) drops it"
+    )
 
 
 PARTIAL_SUFFIX = ".partial"
@@ -370,13 +409,20 @@ def export_csv(
     rows: np.ndarray | None = None,
     scope: str = "all",
     neutralise: bool = True,
+    inputs: Sequence[str | Path] = (),
     on_progress=None,
     stop_requested=None,
 ) -> int:
-    """Export ``collection`` (``rows`` if given, else ``scope``) to ``path``; returns the row count."""
+    """Export ``collection`` (``rows`` if given, else ``scope``) to ``path``; returns the
+    row count. ``inputs``: files the export must not overwrite (its project file)."""
     if rows is None:
         rows = scope_rows(collection, scope)
     table = export_table(collection, rows)
     return write_csv(
-        table, path, neutralise=neutralise, on_progress=on_progress, stop_requested=stop_requested
+        table,
+        path,
+        neutralise=neutralise,
+        inputs=inputs,
+        on_progress=on_progress,
+        stop_requested=stop_requested,
     )

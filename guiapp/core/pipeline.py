@@ -18,7 +18,14 @@ import pyarrow as pa
 from guiapp.core import session
 from guiapp.core.collection import Collection
 from guiapp.core.errors import InputError, ModelError
-from guiapp.core.export import TableWriter, cluster_columns, names_column, scores_column
+from guiapp.core.export import (
+    TableWriter,
+    cluster_columns,
+    names_column,
+    nul_note,
+    scores_column,
+)
+from guiapp.core.outputs import check_output
 from guiapp.core.progress import Hooks
 
 CLASSIFY_COLUMNS = (
@@ -168,6 +175,7 @@ def classify_files(
     hooks = Hooks(on_progress, stop_requested)
     inputs = [str(p) for p in inputs]
     output = Path(output)
+    check_output(output, inputs)  # before minutes of work, and never over an input
     started = time.perf_counter()
     if clusters == 0:
         clusters = None
@@ -226,7 +234,9 @@ def classify_files(
             table = classify_table(collection, clustering)
             if writer is None:
                 schema = table.schema
-                writer = TableWriter(output, schema, neutralise=neutralise).__enter__()
+                writer = TableWriter(
+                    output, schema, neutralise=neutralise, inputs=inputs
+                ).__enter__()
             else:
                 table = _conform(table, schema)
             writer.write(table)
@@ -238,6 +248,7 @@ def classify_files(
             raise InputError(
                 inputs[0] if len(inputs) == 1 else ", ".join(inputs), "no messages found"
             )
+        nuls = nul_note(writer.nul_cells)
         writer.__exit__(None, None, None)
         writer = None
     except BaseException as exc:
@@ -251,7 +262,7 @@ def classify_files(
     return (
         f"classified {rows:,} messages in {seconds:.1f} s ({rows / max(seconds, 1e-9):,.0f}/s): "
         f"{counts[1]:,} spam, {counts[0]:,} ham; {counts[2]:,} negative, {counts[3]:,} neutral, "
-        f"{counts[4]:,} positive{themes}{skipped} -> {output}"
+        f"{counts[4]:,} positive{themes}{skipped} -> {output}" + (f"; {nuls}" if nuls else "")
     )
 
 
@@ -390,6 +401,8 @@ def train_command(
     from guiapp.core import models
 
     hooks = Hooks(on_progress, stop_requested)
+    if out_dir is not None:
+        check_output(out_dir, [*(spam or ()), *(sentiment or ())], folder=True)
     if not spam and not sentiment:
         built = models.build_shipped_models(data_dir, out_dir, hooks)
     else:

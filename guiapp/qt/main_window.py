@@ -43,8 +43,9 @@ from PySide6.QtWidgets import (
 from guiapp.core import query, session
 from guiapp.core.collection import Collection
 from guiapp.core.errors import InputError, ModelError
+from guiapp.core.imports import import_heavy
 from guiapp.core.messages import CLASSES, KINDS, NO_LABEL, TASKS
-from guiapp.core.project import SUFFIX, DamagedProject, Project, backups
+from guiapp.core.project import SUFFIX, DamagedProject, Project, backup_paths, backups
 from guiapp.core.project_lock import ProjectLocked
 from guiapp.qt import style
 from guiapp.qt.cluster_panel import ClusterPanel
@@ -117,36 +118,19 @@ def _open_for_window(
     return opened, view
 
 
-#: Imported by a quiet task once the window has painted: a first import on a worker thread
-#: (scikit-learn and SciPy, when a project with themes opens; the model code, when a
-#: retrain's result or a model version is recorded) stalled the window by up to 80 ms.
-#: Most of that was not the import but Python's cyclic garbage collector, which the
-#: import's allocations set off: a full collection over everything imported takes 60-75 ms
-#: on the thread that triggers it (GUI or worker), with the GIL held. So the warm-up runs
-#: with the collector paused, and everything imported by then is frozen out of its reach
-#: (``gc.freeze``, as long-running servers do): later full collections take a few ms.
-WARM_UP_MODULES = (
-    "guiapp.core.clustering",
-    "guiapp.core.models",
-    "guiapp.core.export",
-    "guiapp.qt.model_dialogs",
-)
+#: The window's modules that import the heavy libraries, imported by every task before it
+#: runs (with :data:`guiapp.core.imports.HEAVY_MODULES`, one thread at a time: two threads
+#: importing scikit-learn at once failed to open a project about half the time), and by a
+#: quiet warm-up task once the window has painted, when no other task started first. A first
+#: import of these on a worker thread otherwise stalled the window later by up to 80 ms
+#: (scikit-learn and SciPy when a project with themes opens, the model code when a
+#: retrain's result is recorded), mostly in the garbage collections the imports set off:
+#: see :func:`~guiapp.core.imports.import_heavy`.
+WARM_UP_MODULES = ("guiapp.qt.model_dialogs",)
 
 
-def _warm_up(modules, *, on_progress=None, stop_requested=None) -> None:
-    import importlib
-
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for module in modules:
-            if stop_requested is not None and stop_requested():
-                return
-            importlib.import_module(module)
-    finally:
-        gc.freeze()
-        if enabled:
-            gc.enable()
+def _warm_up(*, on_progress=None, stop_requested=None) -> None:
+    """The warm-up task: its worker imported the modules before calling it."""
 
 
 def _same_file(a: str | Path, b: str | Path) -> bool:
@@ -209,7 +193,7 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.project: Project | None = None
         self.notifier = Notifier(self)
-        self.runner = TaskRunner(self)
+        self.runner = TaskRunner(self, preload=WARM_UP_MODULES)
         # Through a lambda, so that a replaced notifier method still gets every error.
         self.runner.error_reporter = lambda exc, tb="": self.notifier.error(exc, tb)
         self.editor = LabelEditor(self)
@@ -625,7 +609,7 @@ class MainWindow(QMainWindow):
     def _start_warm_up(self) -> None:
         if not self._closing and not self.runner.closed:
             gc.freeze()  # what start-up imported and built: see WARM_UP_MODULES
-            self.runner.start("warm-up", _warm_up, WARM_UP_MODULES, quiet=True)
+            self.runner.start("warm-up", _warm_up, quiet=True)
 
     # ================================================================== state
     def _restore_state(self) -> None:
@@ -1389,6 +1373,9 @@ class MainWindow(QMainWindow):
         self.filter_bar.show_rows(rows, f"Flipped in last retrain: {len(rows):,}")
 
     def versions_dialog(self) -> None:
+        # Enabled from the start: a click while a task is importing the model code must
+        # wait for it rather than import it at the same time (guiapp.core.imports).
+        import_heavy(WARM_UP_MODULES)
         from guiapp.qt.model_dialogs import ModelVersionsDialog
 
         if self.project is None:
@@ -1628,6 +1615,7 @@ class MainWindow(QMainWindow):
             snap,
             path,
             rows=rows,
+            inputs=[self.project.path, *backup_paths(self.project.path)] if self.project else [],
             title=f"Exporting {Path(path).name}…",
             on_result=lambda n: self._on_exported(path, n),
             on_cancelled=lambda: self.notifier.status("Export cancelled; no file was written."),

@@ -39,6 +39,7 @@ import numpy as np
 
 from guiapp.core.collection import Collection
 from guiapp.core.errors import Cancelled
+from guiapp.core.imports import import_heavy
 
 PROGRESS_INTERVAL = 0.05
 POLL_SECONDS = 0.05
@@ -215,6 +216,9 @@ def _child_main(
             conn.send(("progress", int(done), int(total), str(text)))
 
     try:
+        # Before the task, which may run model code on several threads (a retrain's spam
+        # and sentiment side by side): see guiapp.core.imports.
+        import_heavy()
         args, kwargs = resolve_refs(args, kwargs)
         result = fn(*args, on_progress=on_progress, stop_requested=stop.is_set, **kwargs)
     except Cancelled:

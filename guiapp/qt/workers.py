@@ -18,7 +18,11 @@ A task is a plain function that takes ``on_progress(done, total, text)`` and
   delivered even if a stop was requested meanwhile (what is saved is shown);
 - every failure takes one path: ``on_error`` if the caller gave one, else the runner's
   ``error_reporter`` (the window's notifier);
-- :meth:`TaskRunner.shutdown` asks every task to stop and waits a bounded time.
+- :meth:`TaskRunner.shutdown` asks every task to stop and waits a bounded time;
+- before its function, every task imports the heavy libraries through
+  :func:`guiapp.core.imports.import_heavy` (one thread at a time: two threads importing
+  scikit-learn at once can get a partially initialised module), plus the runner's
+  ``preload`` modules.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from guiapp.core.errors import Cancelled
+from guiapp.core.imports import import_heavy
 from guiapp.qt.processes import resolve_refs, run_in_process
 
 #: Seconds between progress signals from one worker. Each one repaints the task's progress
@@ -69,9 +74,11 @@ class TaskWorker(QRunnable):
         *,
         in_process: bool = False,
         commit: Callable[[Any], Any] | None = None,
+        preload: tuple[str, ...] = (),
     ):
         super().__init__()
         self.in_process = in_process
+        self._preload = preload
         self._commit = commit
         self.setAutoDelete(False)  # the runner keeps a reference until ``ended``
         self.run_id = run_id
@@ -96,6 +103,8 @@ class TaskWorker(QRunnable):
 
     def run(self) -> None:
         try:
+            # Also for a child process's task: its result is unpickled on this thread.
+            import_heavy(self._preload)
             if self.in_process:
                 result = run_in_process(
                     self._fn,
@@ -158,8 +167,11 @@ class TaskRunner(QObject):
     task_progressed = Signal(object)  # Task
     task_ended = Signal(object)  # Task
 
-    def __init__(self, parent=None, *, max_threads: int = 4):
+    def __init__(self, parent=None, *, max_threads: int = 4, preload: tuple[str, ...] = ()):
         super().__init__(parent)
+        #: Modules every task imports before it runs, with the heavy libraries (the window's
+        #: Qt modules that import them: see :func:`guiapp.core.imports.import_heavy`).
+        self.preload = tuple(preload)
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(max_threads)
         self.error_reporter: Callable[[BaseException, str], None] | None = None
@@ -211,6 +223,7 @@ class TaskRunner(QObject):
             kwargs,
             in_process=in_process and self.use_processes,
             commit=commit,
+            preload=self.preload,
         )
         task = Task(kind, title or kind, run_id, worker, on_result, on_error, on_cancelled, quiet)
         signals = worker.signals

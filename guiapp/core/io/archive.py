@@ -1,9 +1,13 @@
 """Compressed files and archives: .gz/.bz2/.xz of one file, .zip and .tar(.gz) of many.
 
 Nothing is extracted to disk. Every decompression is metered while it runs (the sizes an
-archive declares can lie): a member may not grow more than :data:`MAX_RATIO` times its
-compressed size once past :data:`RATIO_GRACE`, and all of an archive together may not pass
-:data:`MAX_TOTAL_BYTES` -- the zip-bomb guard.
+archive declares can lie) against one :class:`Budget` per input file, passed down through
+every level of nesting (a .zip.gz holding a zip of .gz members, a stored zip of .gz
+members, ...): everything unpacked from the file, at every level together, may not pass
+:data:`MAX_TOTAL_BYTES`, nor -- once past :data:`RATIO_GRACE` -- :data:`MAX_RATIO` times
+the file's own size on disk. Each member is also held to the ratio against its own packed
+size. Passing either is :class:`DecompressionBomb`, which refuses the whole input (never
+only the member where it showed), so memory stays bounded by the budget.
 """
 
 from __future__ import annotations
@@ -12,69 +16,116 @@ import bz2
 import gzip
 import io
 import lzma
+import os
 import tarfile
 import zipfile
 import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from guiapp.core.errors import InputError, printable
 from guiapp.core.io.base import Origin
 
-MAX_TOTAL_BYTES = 4 * 1024**3  # everything unpacked from one archive / compressed file
-MAX_RATIO = 200  # unpacked / packed, for members past RATIO_GRACE
+MAX_TOTAL_BYTES = 4 * 1024**3  # everything unpacked from one input file, all levels
+MAX_RATIO = 200  # unpacked / packed, past RATIO_GRACE
 RATIO_GRACE = 8 * 1024**2
 MAX_MEMBERS = 200_000
 _READ = 1 << 20
 
 
-class _Budget:
-    def __init__(self, origin: Origin, limit: int = MAX_TOTAL_BYTES):
+class DecompressionBomb(InputError):
+    """An input unpacks to more than its :class:`Budget` allows: refused whole."""
+
+
+class Budget:
+    """What one input file may unpack to, at every level of nesting together.
+
+    ``packed`` is the input's size on disk (the bytes the user gave); :meth:`take` counts
+    every block any level unpacks and raises :class:`DecompressionBomb` once the total
+    passes ``limit`` bytes or, past ``grace`` bytes, ``ratio`` times ``packed``.
+    """
+
+    def __init__(
+        self,
+        origin: Origin,
+        packed: int,
+        *,
+        limit: int | None = None,
+        ratio: int | None = None,
+        grace: int | None = None,
+    ):
         self.origin = origin
-        self.limit = limit
+        self.packed = max(1, int(packed))
+        limit = MAX_TOTAL_BYTES if limit is None else limit
+        ratio = MAX_RATIO if ratio is None else ratio
+        grace = RATIO_GRACE if grace is None else grace
+        self.limit = min(limit, max(grace, ratio * self.packed))
         self.used = 0
+
+    @property
+    def remaining(self) -> int:
+        return max(0, self.limit - self.used)
+
+    def refuse(self, what: str) -> DecompressionBomb:
+        o = self.origin
+        return DecompressionBomb(
+            o.file,
+            f"{what}: refused as a possible zip bomb (a file may unpack to at most "
+            f"{self.limit:,} bytes from its {self.packed:,}, every level of nesting together)",
+            member=o.member,
+        )
 
     def take(self, n: int, member: str | None = None) -> None:
         self.used += n
         if self.used > self.limit:
-            where = f" (at {member})" if member else ""
-            raise self.origin.error(
-                f"unpacks to more than {self.limit / 1024**3:.1f} GB{where}; refused as a "
-                "possible zip bomb"
-            )
+            where = f" (at {printable(member)})" if member else ""
+            raise self.refuse(f"unpacks to {self.used:,} bytes or more{where}")
+
+
+def budget_for(path_or_data: bytes | str, origin: Origin) -> Budget:
+    """A fresh budget for one input: a file on disk (its size) or bytes in memory."""
+    if isinstance(path_or_data, (bytes, bytearray, memoryview)):
+        return Budget(origin, len(path_or_data))
+    try:
+        return Budget(origin, os.path.getsize(path_or_data))
+    except OSError:
+        return Budget(origin, 1)
 
 
 def _read_metered(
-    stream: BinaryIO, budget: _Budget, *, packed: int | None, member: str | None
+    stream: BinaryIO, budget: Budget, *, packed: int | None, member: str | None
 ) -> bytes:
     out = io.BytesIO()
     total = 0
     while True:
-        block = stream.read(_READ)
+        block = stream.read(min(_READ, budget.remaining + 1))
         if not block:
             break
         total += len(block)
         budget.take(len(block), member)
         if packed and total > RATIO_GRACE and total > MAX_RATIO * packed:
-            raise budget.origin.error(
-                f"{member or 'the data'} unpacks to more than {MAX_RATIO} times its packed "
-                f"size ({packed:,} bytes); refused as a possible zip bomb"
+            raise budget.refuse(
+                f"{printable(member or 'the data')} unpacks to more than {MAX_RATIO} times its packed "
+                f"size ({packed:,} bytes)"
             )
         out.write(block)
     return out.getvalue()
 
 
-def decompress(data_or_path: bytes | str, fmt: str, origin: Origin) -> bytes:
-    """The bytes inside a .gz/.bz2/.xz file (InputError when corrupt or truncated)."""
+def decompress(
+    data_or_path: bytes | str, fmt: str, origin: Origin, budget: Budget | None = None
+) -> bytes:
+    """The bytes inside a .gz/.bz2/.xz file (InputError when corrupt or truncated), counted
+    against ``budget`` (a new one for this file when None)."""
     opener = {"gzip": gzip.open, "bz2": bz2.open, "xz": lzma.open}[fmt]
     source: object = io.BytesIO(data_or_path) if isinstance(data_or_path, bytes) else data_or_path
-    packed = len(data_or_path) if isinstance(data_or_path, bytes) else None
-    if packed is None:
-        import os
-
-        packed = os.path.getsize(data_or_path)  # type: ignore[arg-type]
+    packed = (
+        len(data_or_path) if isinstance(data_or_path, bytes) else os.path.getsize(data_or_path)  # type: ignore[arg-type]
+    )
+    budget = budget or budget_for(data_or_path, origin)
     try:
         with opener(source) as stream:  # type: ignore[operator]
-            return _read_metered(stream, _Budget(origin), packed=packed, member=None)
+            return _read_metered(stream, budget, packed=packed, member=origin.member)
     except EOFError:
         raise origin.error(f"the {fmt} data is truncated (ends before its end marker)") from None
     except (OSError, zlib.error, lzma.LZMAError, ValueError) as err:
@@ -82,9 +133,10 @@ def decompress(data_or_path: bytes | str, fmt: str, origin: Origin) -> bytes:
 
 
 def iter_zip(
-    data_or_path: bytes | str, origin: Origin
+    data_or_path: bytes | str, origin: Origin, budget: Budget | None = None
 ) -> Iterator[tuple[str, bytes | None, str | None]]:
-    """(member name, bytes or None, why skipped) for each file in a zip, sorted by name."""
+    """(member name, bytes or None, why skipped) for each file in a zip, sorted by name;
+    what they unpack to is counted against ``budget`` (a new one for this file when None)."""
     source = io.BytesIO(data_or_path) if isinstance(data_or_path, bytes) else data_or_path
     try:
         archive = zipfile.ZipFile(source)
@@ -92,16 +144,14 @@ def iter_zip(
         raise origin.error(f"not a readable zip archive ({err}); it may be truncated") from None
     except (OSError, ValueError, EOFError) as err:
         raise origin.error(f"not a readable zip archive ({err})") from None
-    budget = _Budget(origin)
+    budget = budget or budget_for(data_or_path, origin)
     with archive:
         infos = [i for i in archive.infolist() if not i.is_dir()]
         if len(infos) > MAX_MEMBERS:
             raise origin.error(f"holds {len(infos):,} files; more than {MAX_MEMBERS:,} refused")
         declared = sum(i.file_size for i in infos)
-        if declared > MAX_TOTAL_BYTES:
-            raise origin.error(
-                f"declares {declared / 1024**3:.1f} GB unpacked; refused as a possible zip bomb"
-            )
+        if declared > budget.remaining:
+            raise budget.refuse(f"declares {declared:,} bytes unpacked")
         for info in sorted(infos, key=lambda i: i.filename):
             name = info.filename
             if info.flag_bits & 0x1:
@@ -110,9 +160,8 @@ def iter_zip(
             if info.file_size > RATIO_GRACE and info.file_size > MAX_RATIO * max(
                 1, info.compress_size
             ):
-                raise origin.error(
-                    f"{name} unpacks {info.file_size:,} bytes from {info.compress_size:,}; "
-                    "refused as a possible zip bomb"
+                raise budget.refuse(
+                    f"{printable(name)} unpacks {info.file_size:,} bytes from {info.compress_size:,}"
                 )
             try:
                 with archive.open(info) as stream:
@@ -123,11 +172,23 @@ def iter_zip(
             yield name, data, None
 
 
+def count_members(data_or_path: bytes | str, wanted) -> int:  # type: ignore[no-untyped-def]
+    """How many files of a zip ``wanted(name)`` is true for, from its central directory
+    alone (nothing is unpacked); 0 when it cannot be read (:func:`iter_zip` says why)."""
+    source = io.BytesIO(data_or_path) if isinstance(data_or_path, bytes) else data_or_path
+    try:
+        with zipfile.ZipFile(source) as archive:
+            return sum(1 for i in archive.infolist() if not i.is_dir() and wanted(i.filename))
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return 0
+
+
 def iter_tar(
-    data_or_path: bytes | str, origin: Origin
+    data_or_path: bytes | str, origin: Origin, budget: Budget | None = None
 ) -> Iterator[tuple[str, bytes | None, str | None]]:
-    """(member name, bytes or None, why skipped) for each regular file in a tar(.gz/.bz2/.xz)."""
-    budget = _Budget(origin)
+    """(member name, bytes or None, why skipped) for each regular file in a tar(.gz/.bz2/.xz),
+    counted against ``budget`` (a new one for this file when None)."""
+    budget = budget or budget_for(data_or_path, origin)
     try:
         if isinstance(data_or_path, bytes):
             archive = tarfile.open(fileobj=io.BytesIO(data_or_path), mode="r:*")
@@ -139,7 +200,11 @@ def iter_tar(
     with archive:
         try:
             for info in archive:
+                if info.isdir():
+                    continue
                 if not info.isfile():
+                    kind = "link" if info.issym() or info.islnk() else "device, pipe or other"
+                    members.append((info.name, None, f"a {kind} entry, not a file; skipped"))
                     continue
                 if len(members) >= MAX_MEMBERS:
                     raise origin.error(f"holds more than {MAX_MEMBERS:,} files; refused")
@@ -155,7 +220,8 @@ def iter_tar(
                 (
                     "",
                     None,
-                    f"the archive is truncated or corrupt after {members[-1][0]} ({err}); the rest skipped",
+                    f"the archive is truncated or corrupt after {printable(members[-1][0])} ({err}); "
+                    "the rest skipped",
                 )
             )
     members.sort(key=lambda m: (m[0] == "", m[0]))

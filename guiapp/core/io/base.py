@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from guiapp.core.errors import InputError, Location, Problem
+from guiapp.core.errors import InputError, Location, Problem, name_list
 from guiapp.core.messages import COLUMNS, STRING_DTYPE, empty_frame
 
 __all__ = [
@@ -82,7 +82,7 @@ class AmbiguousTextColumn(InputError):
 
     def __init__(self, file: str, candidates: Sequence[str], *, member: str | None = None):
         self.candidates = list(candidates)
-        names = ", ".join(repr(c) for c in self.candidates)
+        names = name_list(self.candidates)
         super().__init__(
             file,
             f"cannot tell which column holds the message text ({names}); choose one",

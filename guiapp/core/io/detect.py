@@ -74,6 +74,12 @@ _OFFICE_ZIP = {
     ".apk": "an Android package",
 }
 
+#: Extensions of files read as tables (one table each): see dispatch.MAX_TABLE_MEMBERS.
+TABLE_EXTENSIONS = frozenset(
+    (".csv", ".tsv", ".tab", ".psv", ".json", ".jsonl", ".ndjson", ".jsonlines", ".js", ".txt",
+     ".text", ".parquet", ".pq")
+)  # fmt: skip
+
 _BOMS: list[tuple[bytes, str]] = [
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -426,8 +432,8 @@ def decode_bytes(data: bytes, declared: str | None = None, hints: Sequence[str] 
             continue
         try:
             return data.decode(codec)
-        except (UnicodeDecodeError, LookupError):
-            continue
+        except (UnicodeDecodeError, LookupError, ValueError):
+            continue  # ValueError: a charset name with a NUL in it ("utf\x008")
     return data.decode("latin-1")
 
 

@@ -28,6 +28,19 @@ SMALL_FILE = 64 * 1024 * 1024
 PREVIEW_BYTES = 4 * 1024 * 1024
 MAX_PROBLEMS_PER_FILE = 200
 MAX_NESTING = 3  # an archive inside a .gz inside ...: stop here
+#: Files of an archive read one by one as tables (CSV, JSON, text, Parquet), each at some
+#: 4-7 ms (a table of its own to plan and build): a zip of 100,000 tiny ones took over 200
+#: s. Past this many an archive is refused with the reason (mail messages, read as one
+#: batch at ~0.2 ms each, do not count).
+MAX_TABLE_MEMBERS = 5_000
+_TABLE_FORMATS = (
+    detect.CSV,
+    detect.JSON,
+    detect.JSONL,
+    detect.TWEETS_JS,
+    detect.TEXT,
+    detect.PARQUET,
+)
 
 
 class _Collector:
@@ -116,21 +129,25 @@ def _open_error(origin: Origin, err: OSError) -> InputError:
 def read_file(
     path: str, origin: Origin, options: Options, hooks: Hooks, out: _Collector, depth: int = 0
 ) -> None:
-    """Read one file on disk into ``out`` (InputError if the file as a whole is unusable)."""
+    """Read one file on disk into ``out`` (InputError if the file as a whole is unusable).
+
+    Whatever it unpacks to, at every level of nesting, is counted against one
+    :class:`~guiapp.core.io.archive.Budget` made here from its size."""
     try:
         head, size = _read_head(path)
     except OSError as err:
         raise _open_error(origin, err) from None
+    budget = archive.Budget(origin, size)
     fmt = detect.sniff(head, origin, size=size)
     if fmt == detect.MBOX and (_mbox_named(origin) or size > SMALL_FILE):
         _read_mbox_file(path, origin, options, hooks, out)
         return
     if fmt in (detect.ZIP, detect.TAR):
-        _read_archive(path, fmt, origin, options, hooks, out, depth)
+        _read_archive(path, fmt, origin, options, hooks, out, depth, budget)
         return
     if fmt in (detect.GZIP, detect.BZ2, detect.XZ):
-        data = archive.decompress(path, fmt, origin)
-        _read_inner(data, origin, options, hooks, out, depth)
+        data = archive.decompress(path, fmt, origin, budget)
+        _read_inner(data, origin, options, hooks, out, depth, budget)
         return
     if fmt == detect.PARQUET:
         out.add(parquet.read_parquet(path, origin, options, hooks))
@@ -140,7 +157,7 @@ def read_file(
             data = fh.read()
     except OSError as err:
         raise _open_error(origin, err) from None
-    read_bytes(data, fmt, origin, options, hooks, out, depth)
+    read_bytes(data, fmt, origin, options, hooks, out, depth, budget)
 
 
 def _inner_origin(origin: Origin) -> Origin:
@@ -150,13 +167,19 @@ def _inner_origin(origin: Origin) -> Origin:
 
 
 def _read_inner(
-    data: bytes, origin: Origin, options: Options, hooks: Hooks, out: _Collector, depth: int
+    data: bytes,
+    origin: Origin,
+    options: Options,
+    hooks: Hooks,
+    out: _Collector,
+    depth: int,
+    budget: archive.Budget,
 ) -> None:
     if depth >= MAX_NESTING:
         raise origin.error("compressed too many times over (an archive in an archive in ...)")
     inner = _inner_origin(origin)
     fmt = detect.sniff(data[: detect.SNIFF_BYTES], inner, size=len(data))
-    read_bytes(data, fmt, inner, options, hooks, out, depth + 1)
+    read_bytes(data, fmt, inner, options, hooks, out, depth + 1, budget)
 
 
 def read_bytes(
@@ -167,8 +190,11 @@ def read_bytes(
     hooks: Hooks,
     out: _Collector,
     depth: int = 0,
+    budget: archive.Budget | None = None,
 ) -> None:
-    """Read a file's bytes (already sniffed as ``fmt``) into ``out``."""
+    """Read a file's bytes (already sniffed as ``fmt``) into ``out``; what they unpack to
+    counts against ``budget`` (the input's, passed down; a new one for them when None)."""
+    budget = budget or archive.budget_for(data, origin)
     if fmt == detect.CSV:
         out.add(csv_tsv.read_csv(data, origin, options, hooks))
     elif fmt in (detect.JSON, detect.JSONL, detect.TWEETS_JS):
@@ -189,11 +215,12 @@ def read_bytes(
     elif fmt == detect.PARQUET:
         out.add(parquet.read_parquet(data, origin, options, hooks))
     elif fmt in (detect.GZIP, detect.BZ2, detect.XZ):
-        _read_inner(archive.decompress(data, fmt, origin), origin, options, hooks, out, depth)
+        data = archive.decompress(data, fmt, origin, budget)
+        _read_inner(data, origin, options, hooks, out, depth, budget)
     elif fmt in (detect.ZIP, detect.TAR):
         if depth >= MAX_NESTING or origin.member:
             raise origin.error("an archive inside an archive; unpack it first")
-        _read_archive(data, fmt, origin, options, hooks, out, depth)
+        _read_archive(data, fmt, origin, options, hooks, out, depth, budget)
     else:  # pragma: no cover - sniff() returns only the formats above
         raise origin.error(f"unsupported format {fmt}")
 
@@ -259,11 +286,25 @@ def _read_archive(
     hooks: Hooks,
     out: _Collector,
     depth: int,
+    budget: archive.Budget,
 ) -> None:
     members = archive.iter_zip if fmt == detect.ZIP else archive.iter_tar
     found = 0
+    tables_read = 0
     before = len(out.parts)
-    for name, data, why in members(data_or_path, origin):
+
+    def too_many(how: str) -> InputError:
+        return origin.error(
+            f"holds {how} table or text files; at most {MAX_TABLE_MEMBERS:,} are read from "
+            "one archive (each is a table of its own, minutes for many): join them into fewer "
+            "files first"
+        )
+
+    if fmt == detect.ZIP:
+        named = archive.count_members(data_or_path, _table_named)
+        if named > MAX_TABLE_MEMBERS:
+            raise too_many(f"{named:,}")
+    for name, data, why in members(data_or_path, origin, budget):
         hooks.check()
         child = Origin(origin.file, name) if not origin.member else origin.child(name)
         if data is None:
@@ -277,9 +318,17 @@ def _read_archive(
             fmt_member = detect.sniff(data[: detect.SNIFF_BYTES], child, size=len(data))
             if fmt_member in (detect.ZIP, detect.TAR):
                 raise child.error("an archive inside an archive; unpack it first")
-            read_bytes(data, fmt_member, child, options, hooks, out, depth + 1)
+        except InputError as err:
+            out.problem(_as_problem(err, child))
+            continue
+        if fmt_member in _TABLE_FORMATS:
+            tables_read += 1
+            if tables_read > MAX_TABLE_MEMBERS:
+                raise too_many(f"more than {MAX_TABLE_MEMBERS:,}")
+        try:
+            read_bytes(data, fmt_member, child, options, hooks, out, depth + 1, budget)
             found += 1
-        except (Cancelled, AmbiguousTextColumn):
+        except (Cancelled, AmbiguousTextColumn, archive.DecompressionBomb):
             raise
         except InputError as err:
             out.problem(_as_problem(err, child))
@@ -287,6 +336,10 @@ def _read_archive(
         problems = [p for part in out.parts[before:] for p in part.problems]
         first = f" ({problems[0].reason})" if problems else ""
         raise origin.error(f"no readable messages in this archive{first}")
+
+
+def _table_named(name: str) -> bool:
+    return not _hidden(name) and detect.extension(name) in detect.TABLE_EXTENSIONS
 
 
 def _as_problem(err: InputError, origin: Origin) -> Problem:
@@ -315,14 +368,22 @@ def _hidden(name: str) -> bool:
     )
 
 
-def walk_folder(folder: str) -> list[tuple[str, str]]:
+def walk_folder(folder: str, skipped: list[tuple[str, str]] | None = None) -> list[tuple[str, str]]:
     """(path relative to folder, full path) of the files to read, sorted by relative path.
 
     Hidden files and folders are left out, and so is ``tmp/`` of a Maildir (messages still
-    being delivered).
+    being delivered). What could not be read or is not a regular file -- a sub-folder
+    without read permission, a FIFO, socket or device -- is added to ``skipped`` as
+    (relative path, why).
     """
     out: list[tuple[str, str]] = []
-    for root, dirs, files in os.walk(folder, followlinks=False):
+
+    def unreadable(err: OSError) -> None:
+        if skipped is not None:
+            rel = os.path.relpath(err.filename or folder, folder).replace(os.sep, "/")
+            skipped.append((rel, f"a folder that cannot be read ({err.strerror or err})"))
+
+    for root, dirs, files in os.walk(folder, followlinks=False, onerror=unreadable):
         is_maildir = {"cur", "new"} <= set(dirs)
         dirs[:] = [
             d
@@ -334,9 +395,15 @@ def walk_folder(folder: str) -> list[tuple[str, str]]:
             if _hidden(name):
                 continue
             full = os.path.join(root, name)
-            if not os.path.isfile(full):
-                continue  # a FIFO, socket or device: reading it could block or never end
             rel = os.path.relpath(full, folder).replace(os.sep, "/")
+            if not os.path.isfile(full):
+                # A FIFO, socket or device (reading it could block or never end), or a
+                # link to nothing.
+                if skipped is not None:
+                    skipped.append(
+                        (rel, "not a regular file (a pipe, socket, device or broken link)")
+                    )
+                continue
             out.append((rel, full))
     out.sort(key=lambda item: item[0])
     return out
@@ -347,7 +414,10 @@ def _is_maildir(path: str) -> bool:
 
 
 def read_folder(folder: str, options: Options, hooks: Hooks, out: _Collector) -> None:
-    files = walk_folder(folder)
+    skipped: list[tuple[str, str]] = []
+    files = walk_folder(folder, skipped)
+    for rel, why in skipped:
+        out.problem(Problem(Location(folder, member=rel), why + "; skipped"))
     if not files:
         raise InputError(folder, "the folder holds no files")
     sizes = []

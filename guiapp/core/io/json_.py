@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 import pandas as pd
 
-from guiapp.core.errors import InputError, Problem
+from guiapp.core.errors import InputError, Problem, name_list
 from guiapp.core.io import tables
 from guiapp.core.io.base import (
     LoadResult,
@@ -65,6 +66,70 @@ _TWEET_KEYS = {
 _TWITTER_DATE = "%a %b %d %H:%M:%S %z %Y"
 
 
+#: Python refuses to turn more digits than this into an int (CVE-2020-10735); 0 = no limit.
+INT_DIGITS = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 0
+
+
+class _HugeInt(str):
+    """The digits of a JSON integer too long for Python's int (see :func:`_loads_huge`)."""
+
+
+def _is_huge_int_error(err: ValueError) -> bool:
+    return not isinstance(err, json.JSONDecodeError) and "integer string conversion" in str(err)
+
+
+def _loads_huge(text: str) -> Any:
+    """``json.loads`` for text :func:`json.loads` refused for an integer over
+    :data:`INT_DIGITS` digits: such integers become :class:`_HugeInt` (only called then, so
+    the common case keeps the C parser's own integer conversion)."""
+
+    def parse_int(digits: str) -> int | _HugeInt:
+        if INT_DIGITS and len(digits) - digits.startswith("-") > INT_DIGITS:
+            return _HugeInt(digits)
+        return int(digits)
+
+    return json.loads(text, parse_int=parse_int)
+
+
+def _huge_int_in(value: Any) -> _HugeInt | None:
+    """The first :class:`_HugeInt` anywhere inside a parsed JSON value (or None)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, _HugeInt):
+            return item
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
+def _huge_int_reason(digits: str) -> str:
+    n = len(digits) - digits.startswith("-")
+    return (
+        f"holds an integer of {n:,} digits, more than the {INT_DIGITS:,} Python reads as a number"
+    )
+
+
+def _drop_huge_ints(
+    items: list[Any], numbers: list[int], origin: Origin, jsonl: bool
+) -> tuple[list[Any], list[int], list[Problem]]:
+    """The items without those that hold a huge integer, and a problem for each of those."""
+    kept, kept_numbers, problems = [], [], []
+    for item, number in zip(items, numbers, strict=True):
+        huge = _huge_int_in(item)
+        if huge is None:
+            kept.append(item)
+            kept_numbers.append(number)
+        else:
+            what = "line" if jsonl else "record"
+            problems.append(
+                origin.problem(f"{_huge_int_reason(huge)}; {what} skipped", **_where(number, jsonl))
+            )
+    return kept, kept_numbers, problems
+
+
 def _loads(text: str, origin: Origin, *, line_offset: int = 0) -> Any:
     try:
         return json.loads(text)
@@ -101,7 +166,7 @@ def _items_from_document(doc: Any, origin: Origin) -> tuple[list[Any], dict[str,
     for value in doc.values():
         if isinstance(value, list) and value and isinstance(value[0], dict):
             return value, users
-    keys = ", ".join(repr(k) for k in list(doc)[:10])
+    keys = name_list(doc, 10)
     raise origin.error(f"no list of messages in this JSON object (its keys: {keys})")
 
 
@@ -367,6 +432,15 @@ def _split_lines(text: str, origin: Origin) -> tuple[list[Any], list[int], list[
             if bad <= 100:
                 problems.append(origin.problem(f"{reason}; line skipped", line=number))
             first_error = first_error or (number, reason)
+        except ValueError as err:
+            if not _is_huge_int_error(err):
+                raise
+            bad += 1
+            huge = _huge_int_in(_loads_huge(stripped))
+            reason = _huge_int_reason(huge or "")
+            if bad <= 100:
+                problems.append(origin.problem(f"{reason}; line skipped", line=number))
+            first_error = first_error or (number, reason)
     if bad > 100:
         problems.append(origin.problem(f"{bad - 100:,} more invalid lines skipped"))
     if not items:
@@ -400,8 +474,14 @@ def parse(
     jsonl = fmt == JSONL or extension(origin.name) in (".jsonl", ".ndjson", ".jsonlines")
     users: dict[str, str] = {}
     if not jsonl:
+        huge = False
         try:
-            doc = json.loads(text)
+            try:
+                doc = json.loads(text)
+            except ValueError as err:
+                if not _is_huge_int_error(err):
+                    raise
+                doc, huge = _loads_huge(text), True
         except RecursionError:
             raise origin.error(
                 "JSON nested too deeply to read (more than about 1,000 levels)"
@@ -418,7 +498,15 @@ def parse(
                 ) from None
         else:
             items, users = _items_from_document(doc, origin)
-            return items, list(range(1, len(items) + 1)), False, users, problems, decoded.encoding
+            numbers = list(range(1, len(items) + 1))
+            if huge:
+                items, numbers, skipped = _drop_huge_ints(items, numbers, origin, False)
+                problems += skipped
+                if not items and skipped:
+                    where = skipped[0].location.record
+                    reason = skipped[0].reason.rsplit("; ", 1)[0]
+                    raise origin.error(f"every record {reason}", record=where)
+            return items, numbers, False, users, problems, decoded.encoding
     items, numbers, line_problems = _split_lines(text, origin)
     return items, numbers, True, users, problems + line_problems, decoded.encoding
 
@@ -493,6 +581,11 @@ def iter_jsonl(
                 nums.append(n)
             except (json.JSONDecodeError, RecursionError) as err:
                 problems.append(origin.problem(f"invalid JSON ({err}); line skipped", line=n))
+            except ValueError as err:
+                if not _is_huge_int_error(err):
+                    raise
+                reason = _huge_int_reason(_huge_int_in(_loads_huge(line)) or "")
+                problems.append(origin.problem(f"{reason}; line skipped", line=n))
         buffer.clear()
         numbers.clear()
         if not items:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from guiapp.core.errors import Problem
+from guiapp.core.errors import Problem, name_list
 from guiapp.core.export import EXPORT_COLUMNS, RESTORE_PATTERN  # noqa: E402
 from guiapp.core.io.base import AmbiguousTextColumn, LoadResult, Options, Origin
 from guiapp.core.messages import (
@@ -314,8 +314,8 @@ def guess_labels(
     for task, col in explicit.items():
         if col is not None and col not in columns:
             raise origin.error(
-                f"no column {col!r} for the {task} labels; the columns are "
-                + ", ".join(repr(c) for c in columns)
+                f"no column {name_list([col])} for the {task} labels; the columns are "
+                + name_list(columns)
             )
     if "spam" in explicit:
         spam_col = explicit["spam"]
@@ -473,7 +473,7 @@ def plan_table(
             if not stats:
                 raise origin.error(
                     "no column holds message text (the columns are "
-                    + ", ".join(repr(c) for c in columns)
+                    + name_list(columns)
                     + "); choose the text column"
                 )
             if len(stats) > 1 and stats[1].mean_len >= 0.5 * stats[0].mean_len:
@@ -529,9 +529,7 @@ def guess_kind_from_texts(texts: Sequence[object]) -> str:
 
 def _check_column(name: str, columns: list[str], origin: Origin) -> None:
     if name not in columns:
-        raise origin.error(
-            f"no column {name!r}; the columns are " + ", ".join(repr(c) for c in columns)
-        )
+        raise origin.error(f"no column {name_list([name])}; the columns are " + name_list(columns))
 
 
 # ----------------------------------------------------------------------------- applying
@@ -679,8 +677,8 @@ def apply_plan(
         if n_bad:
             problems.append(
                 origin.problem(
-                    f"column {column!r}: {n_bad:,} value(s) not understood as {task} labels "
-                    f"(e.g. {', '.join(repr(e) for e in examples)}); left unlabelled"
+                    f"column {name_list([column])}: {n_bad:,} value(s) not understood as {task} "
+                    f"labels (e.g. {name_list(examples, 5)}); left unlabelled"
                 )
             )
         columns[f"user_{task}"] = codes
