@@ -67,7 +67,7 @@ CHOICE_SAMPLE = 1000
 KERNEL_MAX = 4000
 HOLDOUT_SHARE = 0.2
 #: Offsets for macro recall are tuned only with this many labels of every class.
-OFFSET_MIN_CLASS = 10
+OFFSET_MIN_CLASS = 30
 OFFSET_GRID = np.round(np.arange(-1.5, 1.5001, 0.1), 2)
 
 
