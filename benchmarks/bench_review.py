@@ -14,8 +14,8 @@ labelled (nor shown to the queue).
 
 The model is plain TF-IDF (word 1-2-grams, sublinear tf, fitted once on the texts of the
 collection being labelled -- unlabelled text, which the user has -- never on the test
-split) + logistic regression (``C=10``, balanced class weights, liblinear), the recipe of
-``review.cross_validated_probabilities``. Each order runs ``--repeats`` times (seeds
+split) + logistic regression (``review.plain_classifier``: ``C=10``, balanced class weights), the
+recipe of ``review.cross_validated_probabilities``. Each order runs ``--repeats`` times (seeds
 0..repeats-1: the warm-up sample and the random order differ); the table shows the mean
 and the standard deviation over the runs.
 
@@ -31,7 +31,6 @@ import time
 import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, recall_score
 from sklearn.model_selection import train_test_split
 
@@ -66,8 +65,7 @@ def fit(x, y: np.ndarray, k: int):
     """The plain model on the labels so far; None while they hold a single class."""
     if len(np.unique(y)) < 2:
         return None
-    model = LogisticRegression(C=10.0, class_weight="balanced", solver="liblinear")
-    return model.fit(x, y)
+    return review.plain_classifier(len(np.unique(y))).fit(x, y)
 
 
 def probabilities(model, x, k: int) -> np.ndarray:
