@@ -41,6 +41,7 @@ from guiapp.qt import style
 
 #: Labels between automatic retrains, unless the user chooses another number.
 RETRAIN_EVERY = 25
+MESSAGE_WIDTH = 980  # px: the message column's reading width
 TASK_KEYS = {"spam": "S spam · H ham", "sentiment": "1 negative · 2 neutral · 3 positive"}
 
 
@@ -71,6 +72,7 @@ class ReviewPanel(QWidget):
         self._own_edit = False
         self._oof: tuple[str, int, np.ndarray, np.ndarray] | None = None  # task, rev, rows, p
         self._waiting_for_cv = False
+        self._warm_up_rows: set[int] = set()  # the random warm-up part of the queue
         self._build()
         window.editor.labels_changed.connect(self._on_editor_labels_changed)
         window.retrain_finished.connect(self._on_window_predictions_changed)
@@ -119,12 +121,19 @@ class ReviewPanel(QWidget):
         bar.addWidget(self.left_label)
         layout.addLayout(bar)
 
-        self.header = QLabel(self)
+        # The message in a column of reading width, centred: long lines at this size
+        # across a wide window are hard to follow.
+        page = QWidget(self)
+        page.setMaximumWidth(MESSAGE_WIDTH)
+        page_layout = QVBoxLayout(page)
+        page_layout.setContentsMargins(0, 0, 0, 0)
+        page_layout.setSpacing(8)
+        self.header = QLabel(page)
         self.header.setTextFormat(Qt.TextFormat.RichText)
         self.header.setWordWrap(True)
         self.header.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        layout.addWidget(self.header)
-        self.text = QPlainTextEdit(self)
+        page_layout.addWidget(self.header)
+        self.text = QPlainTextEdit(page)
         self.text.setReadOnly(True)
         self.text.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the panel takes the keys
         self.text.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
@@ -132,7 +141,12 @@ class ReviewPanel(QWidget):
         font = QFont(self.text.font())
         font.setPointSizeF(max(font.pointSizeF(), 9.0) * 1.6)
         self.text.setFont(font)
-        layout.addWidget(self.text, 1)
+        page_layout.addWidget(self.text, 1)
+        centred = QHBoxLayout()
+        centred.addStretch(1)
+        centred.addWidget(page, 100)
+        centred.addStretch(1)
+        layout.addLayout(centred, 1)
 
         buttons = QHBoxLayout()
         self.keys_label = QLabel(self)
@@ -246,6 +260,8 @@ class ReviewPanel(QWidget):
             queue = review.least_confident_queue(
                 prob, c.user[self.task], seed=self.seed, warm_up=self.warm_up
             )
+            needed = max(0, self.warm_up - int((c.user[self.task] != NO_LABEL).sum()))
+            self._warm_up_rows = set(queue[:needed].tolist())
         self._set_queue(queue, shown)
 
     def _set_queue(self, queue: np.ndarray, shown: int) -> None:
@@ -492,7 +508,23 @@ class ReviewPanel(QWidget):
         if meta:
             parts.append(f'<div style="color:{style.MUTED_TEXT}">{meta}</div>')
         parts.append(f"<div>{self._verdicts_html(c, row)}</div>")
+        parts.append(f'<div style="color:{style.MUTED_TEXT}">{self._why(row)}</div>')
         return "".join(parts)
+
+    def _why(self, row: int) -> str:
+        """Why this message is shown now."""
+        if row in self.history or row in self.reviewed:
+            return "Shown again (Back)."
+        if self.order == "mislabelled":
+            return "A model trained on your other labels disagrees with your label."
+        if self.order == "random":
+            return "A random unlabelled message."
+        if row in self._warm_up_rows:
+            return (
+                f"A random message: the first {self.warm_up} {self.task} labels are a random "
+                "sample, then the least confident come first."
+            )
+        return "One of the messages the model is least sure about."
 
     def _verdicts_html(self, c, row: int) -> str:
         task = self.task
