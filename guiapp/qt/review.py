@@ -42,6 +42,9 @@ from guiapp.qt import style
 #: Labels between automatic retrains, unless the user chooses another number.
 RETRAIN_EVERY = 25
 MESSAGE_WIDTH = 980  # px: the message column's reading width
+#: Collections up to this size get their queue at once; bigger ones on a worker thread
+#: (ordering a million rows takes 0.2-0.6 s: a stall the window must not have).
+SYNC_ROWS = 100_000
 TASK_KEYS = {"spam": "S spam · H ham", "sentiment": "1 negative · 2 neutral · 3 positive"}
 
 
@@ -71,7 +74,7 @@ class ReviewPanel(QWidget):
         self.retrains = 0
         self._own_edit = False
         self._oof: tuple[str, int, np.ndarray, np.ndarray] | None = None  # task, rev, rows, p
-        self._waiting_for_cv = False
+        self._waiting = False  # a cross-validation or a queue on a worker thread
         self._warm_up_rows: set[int] = set()  # the random warm-up part of the queue
         self._build()
         window.editor.labels_changed.connect(self._on_editor_labels_changed)
@@ -201,7 +204,8 @@ class ReviewPanel(QWidget):
     def stop(self) -> None:
         self.active = False
         self.window.runner.cancel("review-cv")
-        self._waiting_for_cv = False
+        self.window.runner.cancel("review-queue")
+        self._waiting = False
 
     @property
     def collection(self):
@@ -210,7 +214,7 @@ class ReviewPanel(QWidget):
     @property
     def current(self) -> int:
         """The store row on screen, -1 when the queue is done (or not built yet)."""
-        if self._waiting_for_cv or self.position >= len(self.queue):
+        if self._waiting or self.position >= len(self.queue):
             return -1
         return int(self.queue[self.position])
 
@@ -226,7 +230,7 @@ class ReviewPanel(QWidget):
     def left(self) -> int:
         """How many messages of the queue, the one on screen included, still need review."""
         c = self.collection
-        if c is None or self._waiting_for_cv:
+        if c is None or self._waiting:
             return 0
         rest = self.queue[self.position :]
         if self.order == "mislabelled":
@@ -244,25 +248,48 @@ class ReviewPanel(QWidget):
             self.position = 0
             self._show()
             return
-        shown = self.current if keep_current else -1
+        if not keep_current:
+            self.queue = np.zeros(0, dtype=np.int64)
+            self.position = 0
         if self.order == "mislabelled":
             oof = self._oof
             if oof is None or oof[0] != self.task or oof[1] != c.revision:
                 self._start_cross_validation()
                 return
             queue = review.likely_mislabelled_queue(oof[3], oof[2], c.user[self.task])
-        elif self.order == "random":
-            queue = review.random_queue(c.user[self.task], seed=self.seed)
-        else:
-            prob = review.class_probabilities(
-                self.task, c.spam_prob if self.task == "spam" else c.sentiment_prob
-            )
-            queue = review.least_confident_queue(
-                prob, c.user[self.task], seed=self.seed, warm_up=self.warm_up
-            )
-            needed = max(0, self.warm_up - int((c.user[self.task] != NO_LABEL).sum()))
+            self._set_queue(queue, self.current)
+            return
+        task, order = self.task, self.order
+        labels = c.user[task].copy()
+        prob = (c.spam_prob if task == "spam" else c.sentiment_prob).copy()
+        args = (order, task, prob, labels)
+        kwargs = {"seed": self.seed, "warm_up": self.warm_up}
+        done = lambda queue: self._on_queue_built(task, order, labels, queue)  # noqa: E731
+        if len(c) <= SYNC_ROWS:
+            done(review.unlabelled_queue(*args, **kwargs))
+            return
+        # Until it lands the old queue stays in use (nothing to show on a first build).
+        self._waiting = self.current < 0
+        self._show()
+        self.window.runner.start(
+            "review-queue",
+            review.unlabelled_queue,
+            *args,
+            title="Ordering the review queue…",
+            quiet=True,
+            on_result=done,
+            **kwargs,
+        )
+
+    def _on_queue_built(self, task: str, order: str, labels: np.ndarray, queue) -> None:
+        self._waiting = False
+        if task != self.task or order != self.order or self.collection is None:
+            return
+        self._warm_up_rows = set()
+        if order == "uncertain":
+            needed = max(0, self.warm_up - int((labels != NO_LABEL).sum()))
             self._warm_up_rows = set(queue[:needed].tolist())
-        self._set_queue(queue, shown)
+        self._set_queue(queue, self.current)
 
     def _set_queue(self, queue: np.ndarray, shown: int) -> None:
         queue = np.asarray(queue, dtype=np.int64)
@@ -281,7 +308,7 @@ class ReviewPanel(QWidget):
         c = self.collection
         task = self.task
         rows = np.flatnonzero(c.user[task] != NO_LABEL)
-        self._waiting_for_cv = True
+        self._waiting = True
         self._show()
         from guiapp.core.models.predict import model_texts
 
@@ -294,13 +321,14 @@ class ReviewPanel(QWidget):
             task,
             texts,
             labels,
+            in_process=True,  # TF-IDF and five fits would hold the GIL against the window
             title=f"Cross-validating {len(rows):,} {task} labels…",
             on_result=lambda p: self._on_cross_validated(task, revision, rows, p),
             on_error=self._on_cross_validation_failed,
         )
 
     def _on_cross_validated(self, task, revision, rows, probabilities) -> None:
-        self._waiting_for_cv = False
+        self._waiting = False
         c = self.collection
         if c is None or task != self.task or self.order != "mislabelled":
             return
@@ -313,7 +341,7 @@ class ReviewPanel(QWidget):
         self._set_queue(queue, -1)
 
     def _on_cross_validation_failed(self, exc, tb) -> None:
-        self._waiting_for_cv = False
+        self._waiting = False
         self.queue = np.zeros(0, dtype=np.int64)
         self.position = 0
         if isinstance(exc, review.NotEnoughLabels):
@@ -330,7 +358,8 @@ class ReviewPanel(QWidget):
 
     # ------------------------------------------------------------------ keys
     def label(self, task: str, code: int) -> None:
-        """Label the message on screen; for the queue's task, move on to the next one."""
+        """Label the message on screen (``code`` -1 clears it); a label of the queue's task
+        moves on to the next message."""
         row = self.current
         if row < 0:
             self.window.notifier.status("Nothing to label: the review queue is done.")
@@ -342,8 +371,8 @@ class ReviewPanel(QWidget):
             self._own_edit = False
         if not ok:
             return
-        if task != self.task:
-            self._show()  # the other task's label: shown, the queue does not move
+        if task != self.task or code == NO_LABEL:
+            self._show()  # the other task's label, or a cleared one: the queue stays
             return
         self.labelled_here += 1
         self.since_retrain += 1
@@ -394,7 +423,8 @@ class ReviewPanel(QWidget):
         self.task = self.task_box.currentData()
         self.order = self.order_box.currentData()
         self.window.runner.cancel("review-cv")
-        self._waiting_for_cv = False
+        self.window.runner.cancel("review-queue")
+        self._waiting = False
         self.history.clear()
         self.skipped.clear()
         self.reviewed.clear()
@@ -454,11 +484,14 @@ class ReviewPanel(QWidget):
         )
         self.back_button.setEnabled(bool(self.history))
         self.skip_button.setEnabled(row >= 0)
-        if self._waiting_for_cv:
-            self.header.setText(
-                f'<p style="color:{style.MUTED_TEXT}">Cross-validating your {self.task} '
-                "labels to find the ones a model trained on the others disagrees with…</p>"
+        if self._waiting:
+            waiting = (
+                f"Cross-validating your {self.task} labels to find the ones a model trained "
+                "on the others disagrees with…"
+                if self.order == "mislabelled"
+                else f"Ordering {len(c):,} messages…"
             )
+            self.header.setText(f'<p style="color:{style.MUTED_TEXT}">{waiting}</p>')
             self.text.setPlainText("")
         elif c is None or row < 0:
             if not note:
@@ -482,7 +515,7 @@ class ReviewPanel(QWidget):
         return f"Every message of the queue has a {self.task} label."
 
     def _update_counts(self) -> None:
-        if self.collection is None or self._waiting_for_cv:
+        if self.collection is None or self._waiting:
             self.left_label.setText("")
             return
         left = self.left()

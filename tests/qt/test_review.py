@@ -170,3 +170,16 @@ def test_retrain_every_n_labels_in_the_background_and_queue_follows(qtbot, windo
     rest = [r for r in expected_queue(window, panel) if r != current]
     assert panel.queue.tolist() == [current, *rest]
     assert panel.left() == int((c.user["spam"] == NO_LABEL).sum())
+
+
+def test_a_big_collection_gets_its_queue_from_a_worker(qtbot, window, monkeypatch):
+    from guiapp.qt import review as review_panel
+
+    monkeypatch.setattr(review_panel, "SYNC_ROWS", 0)  # as if the fixture had a million rows
+    with qtbot.waitSignal(window.review.queue_rebuilt, timeout=WAIT):
+        panel = start_review(qtbot, window)
+        assert panel.current == -1 and "Ordering 300 messages" in panel.header.text()
+    assert panel.queue.tolist() == expected_queue(window, panel)
+    assert panel.current == panel.queue[0]
+    press(qtbot, panel, Qt.Key.Key_S)
+    assert window.collection.user["spam"][panel.queue[0]] == 1
