@@ -33,6 +33,7 @@ import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.metrics import accuracy_score, recall_score
 from sklearn.model_selection import train_test_split
+from threadpoolctl import threadpool_limits
 
 from benchmarks import _common as C
 from guiapp.core import review
@@ -174,9 +175,12 @@ def main(argv: list[str] | None = None) -> int:
         f"review queue, refit every {args.batch} labels, {args.repeats} runs per order; "
         f"load average at start {load:.2f} ({os.cpu_count()} cores)\n"
     )
-    for task in tasks:
-        print(table(task, run(task, args.repeats, args.batch)))
-        print()
+    # One thread per fit, as cross_validated_probabilities does (OpenMP threads of the
+    # multinomial fit spin against each other on a busy 2-core machine).
+    with threadpool_limits(1):
+        for task in tasks:
+            print(table(task, run(task, args.repeats, args.batch)))
+            print()
     print(f"{time.perf_counter() - start:.0f} s; load average at the end {os.getloadavg()[0]:.2f}")
     return 0
 
