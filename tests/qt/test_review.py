@@ -73,6 +73,14 @@ def test_keys_label_and_move_on_in_queue_order(qtbot, window):
     press(qtbot, panel, Qt.Key.Key_Escape)
     assert not panel.active and window.splitter.isVisible() and not window.act_review.isChecked()
     assert window.table.current_store_row() == queue[1]
+    # Ctrl+Shift+R from the table enters it again: a new queue of what is unlabelled
+    qtbot.keyClick(
+        window.table,
+        Qt.Key.Key_R,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    assert panel.active and window.act_review.isChecked()
+    assert panel.current == expected_queue(window, panel)[0] and panel.left() == 298
 
 
 def test_undo_shows_the_message_again_and_redo_moves_on(qtbot, window):
