@@ -176,3 +176,19 @@ def test_cross_validated_probabilities_three_classes_on_real_tweets():
     predicted = oof.argmax(axis=1)
     recall = np.mean([(predicted[labels == c] == c).mean() for c in range(3)])
     assert recall > 0.36, recall
+
+
+def test_unlabelled_queue_is_the_windows_entry_point():
+    p = np.array([0.9, 0.5, 0.2, 0.6], dtype=np.float32)
+    labels = np.array([NA, NA, 1, NA])
+    assert review.unlabelled_queue("uncertain", "spam", p, labels, warm_up=0).tolist() == [
+        1,
+        3,
+        0,
+    ]
+    assert (
+        review.unlabelled_queue("random", "spam", p, labels, seed=2).tolist()
+        == review.random_queue(labels, seed=2).tolist()
+    )
+    with pytest.raises(ValueError, match="not a queue of unlabelled"):
+        review.unlabelled_queue("mislabelled", "spam", p, labels)
