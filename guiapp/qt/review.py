@@ -264,7 +264,7 @@ class ReviewPanel(QWidget):
         prob = (c.spam_prob if task == "spam" else c.sentiment_prob).copy()
         args = (order, task, prob, labels)
         kwargs = {"seed": self.seed, "warm_up": self.warm_up}
-        done = lambda queue: self._on_queue_built(task, order, labels, queue)  # noqa: E731
+        done = lambda queue: self._on_queue_built(c, task, order, labels, queue)  # noqa: E731
         if len(c) <= SYNC_ROWS:
             done(review.unlabelled_queue(*args, **kwargs))
             return
@@ -281,9 +281,9 @@ class ReviewPanel(QWidget):
             **kwargs,
         )
 
-    def _on_queue_built(self, task: str, order: str, labels: np.ndarray, queue) -> None:
+    def _on_queue_built(self, collection, task: str, order: str, labels, queue) -> None:
         self._waiting = False
-        if task != self.task or order != self.order or self.collection is None:
+        if task != self.task or order != self.order or self.collection is not collection:
             return
         self._warm_up_rows = set()
         if order == "uncertain":
@@ -323,14 +323,14 @@ class ReviewPanel(QWidget):
             labels,
             in_process=True,  # TF-IDF and five fits would hold the GIL against the window
             title=f"Cross-validating {len(rows):,} {task} labels…",
-            on_result=lambda p: self._on_cross_validated(task, revision, rows, p),
+            on_result=lambda p: self._on_cross_validated(c, task, revision, rows, p),
             on_error=self._on_cross_validation_failed,
         )
 
-    def _on_cross_validated(self, task, revision, rows, probabilities) -> None:
+    def _on_cross_validated(self, collection, task, revision, rows, probabilities) -> None:
         self._waiting = False
         c = self.collection
-        if c is None or task != self.task or self.order != "mislabelled":
+        if c is not collection or task != self.task or self.order != "mislabelled":
             return
         # Labels set while it ran are questioned at the next rebuild, not now: the rows
         # and labels it judged are those of ``revision``.
@@ -463,6 +463,9 @@ class ReviewPanel(QWidget):
             self._maybe_retrain()
 
     def _on_window_project_opened(self) -> None:
+        self.window.runner.cancel("review-cv")
+        self.window.runner.cancel("review-queue")
+        self._waiting = False
         self._oof = None
         self.history.clear()
         self.skipped.clear()
