@@ -446,6 +446,10 @@ class TaskReport:
     unfitted_reasons: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     edit: int = 0  # the project's edit number the labels were read at
+    oof_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Store rows with an out-of-sample prediction, and ``oof_prob`` its class
+    probabilities (what the review queue's "likely mislabelled" order questions)."""
+    oof_prob: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
 
 
 @dataclass
@@ -542,6 +546,8 @@ def retrain(
             unfitted_reasons=dict(done.unfitted_reasons),
             notes=list(done.notes),
             edit=int(edit),
+            oof_rows=done.oof_rows,
+            oof_prob=done.oof_prob,
         )
     hooks.progress(1000, 1000, "retrained")
     return RetrainOutcome(

@@ -61,6 +61,7 @@ from guiapp.qt.filter_bar import FilterBar
 from guiapp.qt.notify import Notifier
 from guiapp.qt.processes import CollectionRef
 from guiapp.qt.progress import TaskProgress
+from guiapp.qt.review import ReviewPanel
 from guiapp.qt.settings import Settings
 from guiapp.qt.table_model import (
     COLUMNS,
@@ -272,6 +273,7 @@ class MainWindow(QMainWindow):
         self._counts_timer.timeout.connect(self._update_counts)
 
         self._build_actions()
+        self._build_review()
         self._build_menus()
         self._build_toolbar()
         self._restore_state()
@@ -470,6 +472,7 @@ class MainWindow(QMainWindow):
             theme.addAction(action)
         m.addSeparator()
         m.addAction(self.act_advance)
+        m.addAction(self.act_review)
 
         m = bar.addMenu("&Models")
         m.addAction(self.act_retrain)
@@ -545,6 +548,8 @@ class MainWindow(QMainWindow):
         bar.addSeparator()
         bar.addAction(self.act_retrain)
         bar.addAction(self.act_versions)
+        bar.addSeparator()
+        bar.addAction(self.act_review)
         self.addToolBar(bar)
         self.toolbar = bar
 
@@ -573,6 +578,7 @@ class MainWindow(QMainWindow):
             self.act_export,
             self.act_select_all,
             self.act_export_model,
+            self.act_review,
         ):
             action.setEnabled(has)
         # A read-only view changes nothing in the project: no labels, predictions, themes
@@ -1018,6 +1024,9 @@ class MainWindow(QMainWindow):
         return True
 
     def label_selection(self, task: str, code: int) -> None:
+        if self.review.active:  # the label keys act on the message under review
+            self.review.label(task, code)
+            return
         rows = self.table.selected_store_rows()
         if not len(rows):
             current = self.table.current_store_row()
@@ -1292,7 +1301,9 @@ class MainWindow(QMainWindow):
         dialog.accepted.connect(start)
         dialog.open()
 
-    def retrain(self, tasks=TASKS) -> None:
+    def retrain(self, tasks=TASKS, *, report: bool = True) -> None:
+        """Retrain ``tasks`` in the background; ``report``: show the report dialog when it
+        lands (the review mode's automatic retrains do not: the status bar says it)."""
         if self.project is None:
             return
         project = self.project
@@ -1312,13 +1323,15 @@ class MainWindow(QMainWindow):
             in_process=True,
             title="Retraining…",
             commit=lambda outcome: _commit_retrain(project, outcome),
-            on_result=lambda result: self._on_retrained(project, result, edits),
+            on_result=lambda result: self._on_retrained(project, result, edits, report),
             on_cancelled=lambda: self.notifier.status(
                 "Retraining cancelled; the models are unchanged."
             ),
         )
 
-    def _on_retrained(self, project: Project, result, edits: int | None = None) -> None:
+    def _on_retrained(
+        self, project: Project, result, edits: int | None = None, report: bool = True
+    ) -> None:
         """``result``: (RetrainOutcome, label codes) of a commit step, already saved."""
         if project is not self.project:
             return
@@ -1346,12 +1359,12 @@ class MainWindow(QMainWindow):
         self.notifier.status(text, 15000)
         # The report (a dialog of tables) is built in the next turn of the event loop, so
         # that applying the result and building it do not add up in one stall.
-        QTimer.singleShot(0, self, lambda: self._after_retrain_applied(outcome))
+        QTimer.singleShot(0, self, lambda: self._after_retrain_applied(outcome, report))
 
-    def _after_retrain_applied(self, outcome) -> None:
+    def _after_retrain_applied(self, outcome, report: bool = True) -> None:
         if outcome is not self.last_retrain:
             return
-        if not self._closing:
+        if not self._closing and report:
             self.show_retrain_report()
         self.retrain_finished.emit(outcome)
 
@@ -1566,6 +1579,41 @@ class MainWindow(QMainWindow):
             f"The {version.task} model was added as version\n{version.version}\n\n"
             "Use it from Models ▸ Model Versions.",
         )
+
+    # ================================================================== review mode
+    def _build_review(self) -> None:
+        """The Review mode (guiapp/qt/review.py): a panel that replaces the table while on."""
+        self.review = ReviewPanel(self)
+        self.review.hide()
+        self.centralWidget().layout().addWidget(self.review, 1)
+        self.review.exit_requested.connect(lambda: self.set_review_mode(False))
+        self.act_review = self._action(
+            "Re&view Mode",
+            self.set_review_mode,
+            "Ctrl+Shift+R",
+            "Label one message at a time, least confident first (Ctrl+Shift+R)",
+            checkable=True,
+        )
+        self.act_review.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_MediaPlay))
+        self.act_review.setIconText("Review")
+
+    def set_review_mode(self, on: bool) -> None:
+        on = bool(on) and self.project is not None
+        self.act_review.setChecked(on)
+        if on == self.review.active:
+            return
+        self.filter_bar.setVisible(not on)
+        self.splitter.setVisible(not on)
+        self.review.setVisible(on)
+        if on:
+            self.review.start()
+        else:
+            last = self.review.history[-1] if self.review.history else -1
+            self.review.stop()
+            view_row = int(self.model.view_positions()[last]) if last >= 0 else -1
+            if view_row >= 0:
+                self.table.go_to_view_row(view_row)  # the table shows where the review got to
+            self.table.setFocus()
 
     # ================================================================== export
     def export_dialog(self) -> None:

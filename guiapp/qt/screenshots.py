@@ -43,6 +43,21 @@ def _save(widget: QWidget, path: Path) -> None:
     print(f"{path}  {pixmap.width()}x{pixmap.height()}")
 
 
+def _review_shot(app: QApplication, window, out: Path) -> None:
+    """Review mode on the spam task past its random warm-up (labels as the model sees
+    them: the demo has 10 spam labels, 20 more end the warm-up)."""
+    window.set_review_mode(True)
+    panel = window.review
+    for _ in range(20):
+        row = panel.current
+        if row < 0:
+            break
+        panel.label("spam", int(window.collection.spam_prob[row] >= 0.5))
+    _settle(app)
+    _save(window, out / "screenshot-review.png")
+    window.set_review_mode(False)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     out = Path(args[0] if args else "docs").resolve()
@@ -89,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     window.table.go_to_view_row(4)
     _settle(app)
     _save(window, out / "screenshot-main.png")
+    _review_shot(app, window, out)
 
     # Dialogs, each shown as the user sees it.
     fixtures = REPO / "tests" / "fixtures"

@@ -213,6 +213,9 @@ def test_the_report_measures_each_model_on_labels_it_was_not_fitted_on(tmp_path)
     assert r.previous_figures is None  # the version in use was the start itself
     assert r.new["accuracy"] > r.start["accuracy"]
     assert r.changed_unlabelled > 0
+    # the out-of-fold probabilities the review queue's "likely mislabelled" order questions
+    assert sorted(r.oof_rows.tolist()) == list(range(0, 200, 2))
+    assert r.oof_prob.shape == (100, 2) and np.allclose(r.oof_prob.sum(axis=1), 1, atol=1e-5)
     lines = "\n".join(report.report_lines(r))
     assert "cross-validation" in lines and "unlabelled messages changed label" in lines
     # 30 more labels: the previous version is measured on those 30 only

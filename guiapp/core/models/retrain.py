@@ -85,6 +85,10 @@ class TaskOutcome:
     choice: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    oof_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Store rows with an out-of-sample prediction (every labelled row, or with many labels
+    the held-out share), and ``oof_prob`` their class probabilities ``(n, k)``."""
+    oof_prob: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
 
     @property
     def codes(self) -> np.ndarray:
@@ -172,9 +176,13 @@ def retrain_task(
         notes.append(result.note)
     k_out = 1 if len(CLASSES[task]) == 2 else len(CLASSES[task])
     new: dict[str, Any] | None = None
+    oof_rows = np.zeros(0, dtype=np.int64)
+    oof_prob = np.zeros((0, len(CLASSES[task])), dtype=np.float32)
     if result.oof_scores is not None and result.assessed.any():
         oof = result.oof_scores[result.assessed].reshape(-1, k_out)
         new = figures(task, y[result.assessed], adapt.codes_of(oof))
+        oof_rows = rows[result.assessed]
+        oof_prob = class_probabilities(oof).astype(np.float32)
     start_codes = adapt.codes_of(result.start_scores.reshape(-1, k_out))
     start_figures = figures(task, y, start_codes)
     hooks.progress(850, 1000, "predicting")
@@ -231,6 +239,8 @@ def retrain_task(
         choice=adapt.summary(result),
         notes=notes,
         seconds=round(time.perf_counter() - began, 2),
+        oof_rows=oof_rows,
+        oof_prob=oof_prob,
     )
 
 
