@@ -254,12 +254,28 @@ EXPORT_SCOPES = (
 )
 
 
-class ExportDialog(QDialog):
-    """Scope and path of a labelled CSV export."""
+EXPORT_FORMATS = (
+    ("csv", "CSV", ".csv", "CSV files (*.csv)"),
+    ("xlsx", "Excel workbook", ".xlsx", "Excel workbooks (*.xlsx)"),
+)
 
-    def __init__(self, counts: dict[str, int], path: str, scope: str = "all", parent=None):
+
+class ExportDialog(QDialog):
+    """Scope, format and path of a labelled export, and whether a CSV is made safe for
+    spreadsheets (the window remembers the last format and that choice)."""
+
+    def __init__(
+        self,
+        counts: dict[str, int],
+        path: str,
+        scope: str = "all",
+        parent=None,
+        *,
+        format: str = "csv",
+        spreadsheet_safe: bool = False,
+    ):
         super().__init__(parent)
-        self.setWindowTitle("Export labelled CSV")
+        self.setWindowTitle("Export labelled messages")
         self.resize(560, 0)
         layout = QVBoxLayout(self)
         group = QGroupBox("Messages to export", self)
@@ -276,26 +292,40 @@ class ExportDialog(QDialog):
         chosen = scope if counts.get(scope, 0) else "all"
         self.radios[chosen].setChecked(True)
         layout.addWidget(group)
+
+        form = QFormLayout()
+        self.format_combo = QComboBox(self)
+        self.format_combo.setAccessibleName("Format")
+        for key, title, _suffix, _filter in EXPORT_FORMATS:
+            self.format_combo.addItem(title, key)
+        self.format_combo.setCurrentIndex(max(0, self.format_combo.findData(format)))
+        form.addRow("Format:", self.format_combo)
         row = QHBoxLayout()
         self.path_edit = QLineEdit(path, self)
         self.path_edit.setAccessibleName("Export file")
         browse = QPushButton("Browse…", self)
         browse.clicked.connect(self._browse)
-        row.addWidget(QLabel("File:"))
         row.addWidget(self.path_edit, 1)
         row.addWidget(browse)
-        layout.addLayout(row)
+        form.addRow("File:", row)
+        layout.addLayout(form)
+        self.safe_box = QCheckBox("Safe for spreadsheets", self)
+        self.safe_box.setChecked(spreadsheet_safe)
+        layout.addWidget(self.safe_box)
+        self.format_note = _muted("")
+        layout.addWidget(self.format_note)
         layout.addWidget(
             _muted(
                 "One row per message: text columns, your label or the model's (and which), "
-                "scores, theme and keywords, whether you corrected it. Cells a spreadsheet "
-                "would run as formulas are made safe; Triage reads them back exactly."
+                "scores, theme and keywords, whether you corrected it."
             )
         )
         self.buttons = ok_cancel_buttons(self, "Export")
         layout.addWidget(self.buttons)
         self.path_edit.textChanged.connect(self._update)
-        self._update()
+        self.format_combo.currentIndexChanged.connect(self._on_format_changed)
+        self.safe_box.toggled.connect(self._update)
+        self._on_format_changed()
 
     def scope(self) -> str:
         for key, radio in self.radios.items():
@@ -303,20 +333,59 @@ class ExportDialog(QDialog):
                 return key
         return "all"
 
+    def format(self) -> str:
+        return self.format_combo.currentData()
+
+    def spreadsheet_safe(self) -> bool:
+        """Whether the CSV escapes formula-like cells (a workbook never needs it)."""
+        return self.format() == "csv" and self.safe_box.isChecked()
+
+    def _suffix(self) -> str:
+        return next(f[2] for f in EXPORT_FORMATS if f[0] == self.format())
+
     def path(self) -> str:
         text = self.path_edit.text().strip()
-        if text and not text.lower().endswith(".csv"):
-            text += ".csv"
+        if text and not text.lower().endswith(self._suffix()):
+            text += self._suffix()
         return text
 
     def _browse(self) -> None:
+        filter_ = next(f[3] for f in EXPORT_FORMATS if f[0] == self.format())
         path, _ = QFileDialog.getSaveFileName(
-            self, "Export labelled CSV", self.path_edit.text(), "CSV files (*.csv)"
+            self, "Export labelled messages", self.path_edit.text(), filter_
         )
         if path:
             self.path_edit.setText(path)
 
+    def _on_format_changed(self) -> None:
+        # The file name follows the format: "x.csv" becomes "x.xlsx" and back.
+        text = self.path_edit.text().strip()
+        for _key, _title, suffix, _filter in EXPORT_FORMATS:
+            if text.lower().endswith(suffix) and suffix != self._suffix():
+                self.path_edit.setText(text[: -len(suffix)] + self._suffix())
+                break
+        self.safe_box.setEnabled(self.format() == "csv")
+        self._update()
+
     def _update(self) -> None:
+        if self.format() == "xlsx":
+            note = (
+                "Every cell is written as text, so a spreadsheet never runs one as a formula. "
+                "Excel holds up to 1,048,575 rows and 32,767 characters a cell."
+            )
+        elif self.safe_box.isChecked():
+            note = (
+                "Texts that start with = + - or @ get a leading ' so a spreadsheet does not "
+                "run them as formulas (Triage removes it when you import the file again). "
+                "Other programs (pandas, R) will see the '."
+            )
+        else:
+            note = (
+                "Every text is written exactly as it is, for pandas, R or Triage. Opened in a "
+                "spreadsheet, a text starting with = could run as a formula: tick "
+                "\u201cSafe for spreadsheets\u201d or choose Excel workbook for that."
+            )
+        self.format_note.setText(note)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(bool(self.path()))
 
 

@@ -1498,21 +1498,40 @@ class MainWindow(QMainWindow):
         }
         folder = self.settings.export_dir or str(Path.home())
         name = self.project.load_json("name", self.project.path.stem) if self.project else "triage"
-        default = str(Path(folder) / f"{name} labelled.csv")
+        fmt = self.settings.export_format if self.settings.export_format == "xlsx" else "csv"
+        default = str(Path(folder) / f"{name} labelled.{fmt}")
         scope = "filter" if not self._spec.is_empty() else "all"
-        dialog = ExportDialog(counts, default, scope, self)
+        dialog = ExportDialog(
+            counts,
+            default,
+            scope,
+            self,
+            format=fmt,
+            spreadsheet_safe=self.settings.export_spreadsheet_safe,
+        )
         self.last_dialog = dialog
 
         def start() -> None:
             path = dialog.path()
             self.settings.export_dir = str(Path(path).parent)
-            self.export(path, dialog.scope(), selected)
+            self.settings.export_format = dialog.format()
+            if dialog.format() == "csv":
+                self.settings.export_spreadsheet_safe = dialog.safe_box.isChecked()
+            self.export(path, dialog.scope(), selected, spreadsheet_safe=dialog.spreadsheet_safe())
 
         dialog.accepted.connect(start)
         dialog.open()
 
-    def export(self, path: str, scope: str, selected: np.ndarray | None = None) -> None:
-        from guiapp.core.export import export_csv
+    def export(
+        self,
+        path: str,
+        scope: str,
+        selected: np.ndarray | None = None,
+        *,
+        spreadsheet_safe: bool = False,
+    ) -> None:
+        """Export ``scope`` to ``path`` in the background; the format follows the suffix."""
+        from guiapp.core.export import export_messages
 
         c = self.collection
         if c is None:
@@ -1528,17 +1547,20 @@ class MainWindow(QMainWindow):
         snap = session.snapshot(c)
         self.runner.start(
             "export",
-            export_csv,
+            export_messages,
             snap,
             path,
             rows=rows,
+            spreadsheet_safe=spreadsheet_safe,
             title=f"Exporting {Path(path).name}…",
-            on_result=lambda n: self._on_exported(path, n),
+            on_result=lambda result: self._on_exported(path, result),
             on_cancelled=lambda: self.notifier.status("Export cancelled; no file was written."),
         )
 
-    def _on_exported(self, path: str, n: int) -> None:
-        self.notifier.info("Export finished", f"{n:,} messages were written to\n{path}")
+    def _on_exported(self, path: str, result) -> None:
+        n = result.rows
+        notes = "".join(f"\n\n{note[0].upper()}{note[1:]}." for note in result.notes)
+        self.notifier.info("Export finished", f"{n:,} messages were written to\n{path}{notes}")
         self.notifier.status(f"Exported {n:,} messages to {path}.")
         self.export_finished.emit(path, n)
 

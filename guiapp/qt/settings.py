@@ -87,6 +87,8 @@ class Settings:
     last_project = _Setting("recent/project", "", str)
     last_dir = _Setting("recent/dir", "", str)
     export_dir = _Setting("recent/export_dir", "", str)
+    export_format = _Setting("export/format", "csv", str)
+    export_spreadsheet_safe = _Setting("export/spreadsheet_safe", False, _to_bool)
     cluster_k = _Setting("clusters/k", 0, int)  # 0 = choose automatically
     retrain_spam = _Setting("retrain/spam", True, _to_bool)
     retrain_sentiment = _Setting("retrain/sentiment", True, _to_bool)
