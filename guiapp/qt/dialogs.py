@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QRadioButton,
     QTableWidget,
@@ -389,6 +390,35 @@ class ExportDialog(QDialog):
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(bool(self.path()))
 
 
+# ----------------------------------------------------------------------------- reopening
+class ExistingProjectDialog(QMessageBox):
+    """These files already have a project: open it (the default) or import them anew.
+
+    ``projects`` are :class:`~guiapp.core.project_index.ProjectSummary`, newest first;
+    :attr:`open_button` opens the first.
+    """
+
+    def __init__(self, names: list[str], projects, parent=None):
+        super().__init__(parent)
+        files = ", ".join(names[:3]) + (f" and {len(names) - 3:,} more" if len(names) > 3 else "")
+        self.setWindowTitle("Already in a project")
+        self.setIcon(QMessageBox.Icon.Question)
+        self.setText(f"{files} {'is' if len(names) == 1 else 'are'} already in a project.")
+        newest = projects[0]
+        lines = [f"Project: {newest.describe()}", f"File: {newest.path}"]
+        if len(projects) > 1:
+            lines.append(f"({len(projects) - 1:,} older project(s) were made from the same files.)")
+        lines.append(
+            "Open it to carry on with your labels, or import the files again into a new, "
+            "separate project (this one is kept as it is)."
+        )
+        self.setInformativeText("\n\n".join(lines))
+        self.open_button = self.addButton("Open Project", QMessageBox.ButtonRole.AcceptRole)
+        self.new_button = self.addButton("Import as New Project", QMessageBox.ButtonRole.ActionRole)
+        self.addButton(QMessageBox.StandardButton.Cancel)
+        self.setDefaultButton(self.open_button)
+
+
 # ----------------------------------------------------------------------------- shortcuts
 class ShortcutsDialog(QDialog):
     def __init__(self, actions, parent=None):
@@ -419,6 +449,7 @@ class ShortcutsDialog(QDialog):
 
 __all__ = [
     "ColumnMappingDialog",
+    "ExistingProjectDialog",
     "ExportDialog",
     "ProblemsDialog",
     "RetrainDialog",

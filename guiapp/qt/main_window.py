@@ -45,11 +45,13 @@ from guiapp.core.collection import Collection
 from guiapp.core.errors import InputError, ModelError
 from guiapp.core.messages import CLASSES, KINDS, NO_LABEL, TASKS
 from guiapp.core.project import SUFFIX, DamagedProject, Project, backup_path
+from guiapp.core.project_index import projects_for_sources
 from guiapp.qt import style
 from guiapp.qt.cluster_panel import ClusterPanel
 from guiapp.qt.detail_pane import DetailPane
 from guiapp.qt.dialogs import (
     ColumnMappingDialog,
+    ExistingProjectDialog,
     ExportDialog,
     ProblemsDialog,
     RetrainDialog,
@@ -675,7 +677,11 @@ class MainWindow(QMainWindow):
         label_columns: dict | None = None,
         project_path: str | Path | None = None,
     ) -> None:
-        """Import files into a new project in the background (projects open directly)."""
+        """Import files into a new project in the background (projects open directly).
+
+        Files that already have a project (made from exactly these files) ask first: open
+        that project -- the default, the user's labels are there -- or import anew.
+        """
         projects = [p for p in paths if str(p).endswith(SUFFIX)]
         if projects:
             self.open_project(projects[0])
@@ -684,6 +690,36 @@ class MainWindow(QMainWindow):
         if missing:
             self.notifier.error(InputError(missing[0], "no such file or folder"))
             return
+        if project_path is None and text_column is None and label_columns is None:
+            existing = projects_for_sources(paths, session.projects_dir())
+            if existing:
+                self._ask_existing_project(paths, existing)
+                return
+        self._start_import(
+            paths, text_column=text_column, label_columns=label_columns, project_path=project_path
+        )
+
+    def _ask_existing_project(self, paths: list[str], existing) -> None:
+        dialog = ExistingProjectDialog([Path(p).name for p in paths], existing, self)
+        self.last_dialog = dialog
+
+        def chosen(button) -> None:
+            if button is dialog.open_button:
+                self.open_project(existing[0].path)
+            elif button is dialog.new_button:
+                self._start_import(paths)
+
+        dialog.buttonClicked.connect(chosen)
+        dialog.open()
+
+    def _start_import(
+        self,
+        paths: list[str],
+        *,
+        text_column: str | None = None,
+        label_columns: dict | None = None,
+        project_path: str | Path | None = None,
+    ) -> None:
         k = self.clusters.k()
         # Reading, predicting and grouping a big import is heavy: a child process does it
         # and leaves a closed project file, which a thread then opens for the window.

@@ -25,6 +25,14 @@ def hostile_csv(tmp_path):
     return path
 
 
+def reopen(qtbot, window, settings):
+    """A new window on the same settings store, with the closed window's project."""
+    again = make_window(qtbot, Settings(settings.store))
+    with qtbot.waitSignal(again.project_opened, timeout=WAIT):
+        again.open_project(window.project.path)
+    return again
+
+
 def run_dialog(qtbot, window, path, *, format=None, safe=None) -> ExportDialog:
     window.export_dialog()
     dialog = window.last_dialog
@@ -53,8 +61,7 @@ def test_csv_is_exact_by_default_and_safe_when_asked_and_remembered(qtbot, setti
     assert load_collection(safe).messages["text"].tolist() == HOSTILE
     window.close()
     # The next window (same settings store) offers the same choice.
-    again = make_window(qtbot, Settings(settings.store))
-    open_file(qtbot, again, hostile_csv(tmp_path))
+    again = reopen(qtbot, window, settings)
     again.export_dialog()
     dialog = again.last_dialog
     assert dialog.safe_box.isChecked() and dialog.format() == "csv"
@@ -82,8 +89,7 @@ def test_excel_workbook_from_the_dialog(qtbot, settings, tmp_path):
     assert [r[text] for r in rows[1:]] == HOSTILE
     assert window.notifier.shown[-1].text().startswith(f"{len(HOSTILE)} messages were written")
     window.close()
-    again = make_window(qtbot, Settings(settings.store))
-    open_file(qtbot, again, hostile_csv(tmp_path))
+    again = reopen(qtbot, window, settings)
     again.export_dialog()
     assert again.last_dialog.format() == "xlsx"
     assert again.last_dialog.path().endswith(".xlsx")
