@@ -1,0 +1,97 @@
+"""Keyboard shortcuts pressed on the real window (QTest key events through Qt's shortcut
+map): undo and redo with every key they list, and no key bound to two actions.
+
+The platform decides what its standard keys are: offscreen, Redo is Ctrl+Y first, but on an
+X server it is Ctrl+Shift+Z, which is where a key bound twice made Redo dead. So the last
+test runs this file again on a real X server (Xvfb, the xcb platform) when one is installed
+(`.ci/run` installs it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+CTRL = Qt.KeyboardModifier.ControlModifier
+SHIFT = Qt.KeyboardModifier.ShiftModifier
+
+
+def press(qtbot, window, key, modifiers=Qt.KeyboardModifier.NoModifier):
+    QTest.keyClick(window.table, key, modifiers)
+    QApplication.processEvents()
+
+
+def focus_table(qtbot, window):
+    window.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is window, timeout=5000)
+    window.table.setFocus()
+    qtbot.waitUntil(window.table.hasFocus, timeout=5000)
+
+
+def test_no_key_is_bound_to_two_actions(window):
+    actions = window.findChildren(type(window.act_redo))
+    keys = Counter(s.toString() for action in actions for s in action.shortcuts())
+    assert [k for k, n in keys.items() if n > 1] == []
+    assert [s.toString() for s in window.act_redo.shortcuts()] == ["Ctrl+Shift+Z", "Ctrl+Y"]
+
+
+def test_undo_and_redo_keys_on_the_window(qtbot, window, qtlog):
+    focus_table(qtbot, window)
+    user = window.collection.user["spam"]
+    window.table.go_to_view_row(0)
+    row = window.table.selected_store_rows()[0]
+    before = int(user[row])
+    press(qtbot, window, Qt.Key.Key_S)  # mark spam
+    qtbot.waitUntil(lambda: int(window.collection.user["spam"][row]) == 1, timeout=5000)
+    press(qtbot, window, Qt.Key.Key_Z, CTRL)
+    qtbot.waitUntil(lambda: int(window.collection.user["spam"][row]) == before, timeout=5000)
+    press(qtbot, window, Qt.Key.Key_Z, CTRL | SHIFT)
+    qtbot.waitUntil(lambda: int(window.collection.user["spam"][row]) == 1, timeout=5000)
+    press(qtbot, window, Qt.Key.Key_Z, CTRL)
+    qtbot.waitUntil(lambda: int(window.collection.user["spam"][row]) == before, timeout=5000)
+    press(qtbot, window, Qt.Key.Key_Y, CTRL)
+    qtbot.waitUntil(lambda: int(window.collection.user["spam"][row]) == 1, timeout=5000)
+    assert not [r for r in qtlog.records if "Ambiguous shortcut" in r.message]
+
+
+@pytest.mark.skipif(
+    os.environ.get("QT_QPA_PLATFORM") == "xcb" or shutil.which("xvfb-run") is None,
+    reason="already on X, or no Xvfb (apt-get install xvfb; .ci/run installs it)",
+)
+def test_the_same_keys_on_an_x_server(tmp_path):
+    env = {**os.environ, "QT_QPA_PLATFORM": "xcb"}
+    env.pop("DISPLAY", None)
+    result = subprocess.run(
+        [
+            "xvfb-run",
+            "-a",
+            "-s",
+            "-screen 0 1280x800x24",
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--basetemp",
+            str(tmp_path / "x"),
+            f"{Path(__file__)}::test_no_key_is_bound_to_two_actions",
+            f"{Path(__file__)}::test_undo_and_redo_keys_on_the_window",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "2 passed" in result.stdout
