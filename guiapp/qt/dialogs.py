@@ -439,9 +439,23 @@ class ShortcutsDialog(QDialog):
             ["Clear the search and filters", "Esc (in the filter bar)"],
         ]
         table = _table(["Action", "Keys"], rows, self)
-        table.horizontalHeader().setStretchLastSection(True)
-        table.setColumnWidth(0, 330)
+        # Both columns as wide as their longest entry, so no key is ever cut ("Ctrl+Sh…");
+        # the dialog grows to fit them (up to most of the screen).
+        header = table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        table.resizeColumnsToContents()
+        table.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.table = table
         layout.addWidget(table)
+        spacing = 3 * table.fontMetrics().horizontalAdvance("M")
+        width = table.columnWidth(0) + table.sizeHintForColumn(1) + spacing
+        width += table.verticalScrollBar().sizeHint().width() + 2 * table.frameWidth()
+        margins = layout.contentsMargins()
+        width += margins.left() + margins.right()
+        screen = QGuiApplication.primaryScreen()
+        limit = screen.availableGeometry().width() * 9 // 10 if screen else width
+        self.resize(min(max(width, 480), limit), 560)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)

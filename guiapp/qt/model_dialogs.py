@@ -113,7 +113,9 @@ class _TaskPage(QWidget):
             metrics.setCellWidget(r, 3, label)
         layout.addWidget(metrics)
         if cv.get("note"):
-            note = QLabel(html.escape(cv["note"]))
+            # Plain text: escaping it for HTML showed the entities ("&#x27;after&#x27;").
+            note = QLabel(cv["note"])
+            note.setTextFormat(Qt.TextFormat.PlainText)
             note.setWordWrap(True)
             note.setStyleSheet(f"color: {style.MUTED_TEXT};")
             layout.addWidget(note)

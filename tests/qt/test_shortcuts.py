@@ -95,3 +95,28 @@ def test_the_same_keys_on_an_x_server(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "2 passed" in result.stdout
+
+
+def test_the_shortcut_list_shows_every_key_whole(qtbot, window):
+    from PySide6.QtGui import QFont
+
+    from guiapp.qt.dialogs import ShortcutsDialog
+
+    big = QFont(window.font())
+    big.setPointSizeF(big.pointSizeF() * 1.4)  # a desktop's bigger default font
+    for font in (window.font(), big):
+        window.setFont(font)
+        window.show_shortcuts()
+        dialog = window.last_dialog
+        assert isinstance(dialog, ShortcutsDialog)
+        qtbot.waitExposed(dialog)
+        table = dialog.table
+        keys = [table.item(r, 1).text() for r in range(table.rowCount())]
+        assert "Ctrl+Shift+Z, Ctrl+Y" in keys and "Shift+Down, Shift+click, Ctrl+click" in keys
+        metrics = table.fontMetrics()
+        for r in range(table.rowCount()):
+            for c in (0, 1):
+                text = table.item(r, c).text()
+                assert table.columnWidth(c) >= metrics.horizontalAdvance(text) + 4, text
+        assert table.horizontalScrollBar().maximum() == 0  # nothing off to the side
+        dialog.close()
