@@ -10,7 +10,9 @@ Columns (:data:`EXPORT_COLUMNS`)::
   model's; ``*_by`` says which (``user`` / ``model``, empty when there is neither).
 - ``spam_score`` is the model's P(spam); ``sentiment_score`` the model's probability of its
   predicted class (empty before prediction).
-- ``corrected`` is ``true`` where the user changed a label in Triage (either task).
+- ``corrected`` is ``true`` where the user corrected the model in Triage (either task): gave
+  a label other than its prediction, or removed an imported label. Confirming a prediction
+  (giving the label the model had predicted) is not a correction.
 - ``model_version`` names the models behind the scores: ``spam=V1;sentiment=V2``.
 
 Re-importing an export (:func:`guiapp.core.io.load_collection`) restores the user labels

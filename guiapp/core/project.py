@@ -14,7 +14,8 @@ Layout (``PRAGMA user_version`` = schema version, ``application_id`` marks Triag
   where row-wise inserts take many;
 - ``extra_chunks`` -- likewise for the original columns of tabular inputs;
 - ``labels(task, row, value, corrected)`` -- the user's labels, one row per labelled
-  message, upserted by every edit;
+  message, upserted by every edit; ``corrected`` is 1 for a correction of the model, 2 for
+  a confirmation of its prediction, 0 for an imported label;
 - ``edits(seq, at, task, text, n)`` -- the history of label edits, written in the same
   transaction as the labels (so a bulk edit is all or nothing, and checkable);
 - ``arrays(name, dtype, shape, data)`` -- predictions and cluster assignments as raw
@@ -78,6 +79,15 @@ CREATE TABLE IF NOT EXISTS models(
 class DamagedProject(ProjectError):
     """The project file is damaged or truncated (not merely locked, read-only or newer):
     :func:`recover` can bring back the last good state when a backup exists."""
+
+
+CORRECTED, CONFIRMED = 1, 2
+"""The ``labels.corrected`` codes (0: an imported label)."""
+
+
+def _how(corrected: np.ndarray, confirmed: np.ndarray) -> np.ndarray:
+    """The ``labels.corrected`` code per row (int64)."""
+    return np.where(corrected, CORRECTED, np.where(confirmed, CONFIRMED, 0)).astype(np.int64)
 
 
 def _now() -> str:
@@ -278,7 +288,7 @@ class Project:
             [command.task] * len(rows),
             rows.tolist(),
             command.values.astype(np.int64).tolist(),
-            command.corrected.astype(np.int64).tolist(),
+            _how(command.corrected, command.confirmed).tolist(),
             strict=True,
         )
         with self._lock:
@@ -487,8 +497,8 @@ class Project:
     @staticmethod
     def _write_labels(conn, task: str, collection: Collection, offset: int | None) -> None:
         user = collection.user[task]
-        corrected = collection.corrected[task]
-        rows = np.flatnonzero((user >= 0) | corrected)
+        how = _how(collection.corrected[task], collection.confirmed[task])
+        rows = np.flatnonzero((user >= 0) | (how != 0))
         base = offset or 0
         conn.executemany(
             "INSERT OR REPLACE INTO labels VALUES (?, ?, ?, ?)",
@@ -496,7 +506,7 @@ class Project:
                 [task] * len(rows),
                 (rows + base).tolist(),
                 user[rows].astype(np.int64).tolist(),
-                corrected[rows].astype(np.int64).tolist(),
+                how[rows].tolist(),
                 strict=True,
             ),
         )
@@ -552,12 +562,14 @@ class Project:
         )
         user = {t: np.full(n, -1, dtype=np.int8) for t in TASKS}
         corrected = {t: np.zeros(n, dtype=bool) for t in TASKS}
+        confirmed = {t: np.zeros(n, dtype=bool) for t in TASKS}
         for task, row, value, corr in conn.execute(
             "SELECT task, row, value, corrected FROM labels"
         ):
             if task in user and 0 <= row < n:
                 user[task][row] = value
-                corrected[task][row] = bool(corr)
+                corrected[task][row] = corr == CORRECTED
+                confirmed[task][row] = corr == CONFIRMED
         arrays = {
             name: _blob_to_array(d, s, b)
             for name, d, s, b in conn.execute(
@@ -569,6 +581,7 @@ class Project:
             extra=extra,
             user=user,
             corrected=corrected,
+            confirmed=confirmed,
             spam_prob=_sized(arrays.get("spam_prob"), n, np.float32, np.nan),
             sentiment_prob=_sized(arrays.get("sentiment_prob"), n, np.float32, np.nan, cols=3),
             cluster=_sized(arrays.get("cluster"), n, np.int32, -1),

@@ -96,10 +96,14 @@ class DetailPane(QWidget):
 
     def _task_row(self, c: Collection, task: str, row: int) -> str:
         user = int(c.user[task][row])
-        corrected = bool(c.corrected[task][row])
         cells = []
         if user != NO_LABEL:
-            how = "corrected by you" if corrected else "imported label"
+            if c.corrected[task][row]:
+                how = "corrected by you"
+            elif c.confirmed[task][row]:
+                how = "confirmed by you"
+            else:
+                how = "imported label"
             cells.append(
                 style.label_html(task, CLASSES[task][user], user, by_user=True)
                 + f' <span style="color:{style.MUTED_TEXT}">{how}</span>'

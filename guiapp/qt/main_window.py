@@ -1120,6 +1120,7 @@ class MainWindow(QMainWindow):
         shown = len(self.model.order)
         by_user = int(c.labelled_by_user().sum())
         corrected = int(c.any_corrected().sum())
+        confirmed = int(c.any_confirmed().sum())
         counts = session.label_counts(
             c,
             self.model.order if shown != total else None,
@@ -1128,7 +1129,9 @@ class MainWindow(QMainWindow):
         parts = [f"<b>{shown:,}</b> of {total:,} shown"]
         if self._search_pending:
             parts[0] += " (searching…)"
-        parts.append(f"labelled by you <b>{by_user:,}</b> ({corrected:,} corrected)")
+        parts.append(
+            f"labelled by you <b>{by_user:,}</b> ({corrected:,} corrected, {confirmed:,} confirmed)"
+        )
         for task in TASKS:
             cells = []
             for code, name in enumerate(CLASSES[task]):

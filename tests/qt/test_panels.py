@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from qt_helpers import FIXTURES, WAIT, make_window, open_file
+from qt_helpers import FIXTURES, SMS, WAIT, make_window, open_file
 
 from guiapp.qt.dialogs import ExportDialog, RetrainDialog
 from guiapp.qt.settings import Settings
@@ -54,7 +54,9 @@ def test_open_recent_project(qtbot, window, settings):
     window._fill_recent_menu()
     actions = [a for a in window.recent_menu.actions() if a.toolTip() == str(first)]
     assert actions
-    open_file(qtbot, window)  # a second project from the same file
+    window.open_paths([str(SMS)])  # the same file again: asks, and imports a second project
+    with qtbot.waitSignal(window.project_opened, timeout=WAIT):
+        window.last_dialog.new_button.click()
     assert window.project.path != first
     with qtbot.waitSignal(window.project_opened, timeout=WAIT):
         actions[0].trigger()

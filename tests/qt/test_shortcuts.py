@@ -16,6 +16,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
@@ -120,3 +121,28 @@ def test_the_shortcut_list_shows_every_key_whole(qtbot, window):
                 assert table.columnWidth(c) >= metrics.horizontalAdvance(text) + 4, text
         assert table.horizontalScrollBar().maximum() == 0  # nothing off to the side
         dialog.close()
+
+
+def test_pressing_h_on_a_row_the_model_calls_ham_confirms(qtbot, window):
+    from guiapp.qt.table_model import COLUMN_INDEX
+
+    focus_table(qtbot, window)
+    c = window.collection
+    predicted = c.predicted("spam")
+    ham = int(np.flatnonzero((predicted == 0) & (c.user["spam"] < 0))[0])
+    spam = int(np.flatnonzero((predicted == 1) & (c.user["spam"] < 0))[0])
+    for store, corrected in ((ham, False), (spam, True)):
+        view_row = int(window.model.view_positions()[store])
+        window.table.go_to_view_row(view_row)
+        assert window.table.selected_store_rows().tolist() == [store]
+        press(qtbot, window, Qt.Key.Key_H)
+        qtbot.waitUntil(lambda s=store: c.user["spam"][s] == 0, timeout=5000)
+        assert bool(c.corrected["spam"][store]) is corrected
+        assert bool(c.confirmed["spam"][store]) is not corrected
+        mark = window.model.index(view_row, COLUMN_INDEX["corrected"]).data()
+        assert mark == ("✎" if corrected else "✓")
+        window.detail.show_row(c, store)
+        header = window.detail.header.text()
+        assert ("corrected by you" if corrected else "confirmed by you") in header
+    window._update_counts()
+    assert "(1 corrected, 1 confirmed)" in window.counts_label.text()
