@@ -74,6 +74,8 @@ from guiapp.qt.undo import LabelEditor
 from guiapp.qt.workers import TaskRunner
 
 APP_TITLE = "Triage"
+DEFAULT_SIZE = (1440, 880)
+SPLITTER_SHARES = (0.18, 0.60, 0.22)  # themes, table, detail pane
 OPEN_FILTER = (
     "Messages (*.csv *.tsv *.tab *.txt *.json *.jsonl *.ndjson *.js *.mbox *.mbx *.eml "
     "*.parquet *.gz *.zip *.triage);;"
@@ -220,7 +222,13 @@ class MainWindow(QMainWindow):
 
         self.setWindowTitle(APP_TITLE)
         self.setAcceptDrops(True)
-        self.resize(1440, 880)
+        # The first start (no saved geometry) fits the screen: a window manager would clamp
+        # a bigger one, and without one (Xvfb, some tiling setups) its right side was lost.
+        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        width = min(DEFAULT_SIZE[0], screen.width()) if screen else DEFAULT_SIZE[0]
+        height = min(DEFAULT_SIZE[1], screen.height()) if screen else DEFAULT_SIZE[1]
+        self.resize(width, height)
+        self._columns_fitted = False  # the user's saved column widths win over fitting
 
         # ---- central widgets
         self.model = MessageTableModel(parent=self)
@@ -254,7 +262,7 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setStretchFactor(2, 0)
-        self.splitter.setSizes([270, 850, 320])
+        self.splitter.setSizes([round(width * f) for f in SPLITTER_SHARES])
         self.splitter.setChildrenCollapsible(True)
         centre = QWidget(self)
         centre_layout = QVBoxLayout(centre)
@@ -586,6 +594,9 @@ class MainWindow(QMainWindow):
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
         if not self._warmed_up:
+            if not self._splitter_restored:
+                # Shares of the width the window really has (the screen may have clamped it).
+                self.splitter.setSizes([round(self.width() * f) for f in SPLITTER_SHARES])
             self._warmed_up = True
             # After the first paint, so it does not delay it.
             QTimer.singleShot(0, self, self._start_warm_up)
@@ -603,11 +614,13 @@ class MainWindow(QMainWindow):
         if not s.window_state.isEmpty():
             self.restoreState(s.window_state)
         splitter = s.splitter_state("main")
+        self._splitter_restored = not splitter.isEmpty()
         if not splitter.isEmpty():
             self.splitter.restoreState(splitter)
         header = s.header_state
         if not header.isEmpty():
             self.table.horizontalHeader().restoreState(header)
+            self._columns_fitted = True
             # A restored sort indicator must not sort the (still empty) model.
             self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
 
@@ -857,6 +870,9 @@ class MainWindow(QMainWindow):
         collection = project.collection
         self.model.set_collection(collection, view)
         self.table.hide_empty_columns()
+        if not self._columns_fitted:
+            self.table.fit_columns()
+            self._columns_fitted = True
         # Filters of the previous project mean nothing here: clear them without emitting
         # (the filter is applied once, below, to the new collection).
         self.filter_bar.blockSignals(True)

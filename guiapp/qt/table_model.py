@@ -81,10 +81,10 @@ class Column:
 COLUMNS: tuple[Column, ...] = (
     Column("corrected", "✎", "✎ you corrected the model, ✓ you confirmed it", width=28),
     Column("text", "Message", "The message text (first line)", width=400),
-    Column("spam", "Spam", "Your label where you gave one, else the model's", "spam", 78),
+    Column("spam", "Spam", "Your label where you gave one, else the model's", "spam", 66),
     Column("spam_score", "P(spam)", "The spam model's probability of spam", "spam", 68),
     Column(
-        "sentiment", "Sentiment", "Your label where you gave one, else the model's", "sentiment", 92
+        "sentiment", "Sentiment", "Your label where you gave one, else the model's", "sentiment", 86
     ),
     Column(
         "sentiment_score",
@@ -94,7 +94,7 @@ COLUMNS: tuple[Column, ...] = (
         58,
     ),
     Column(
-        "cluster", "Theme", "k-means theme of unlabelled messages, with its keywords", width=190
+        "cluster", "Theme", "k-means theme of unlabelled messages, with its keywords", width=150
     ),
     Column("kind", "Kind", "email, tweet, sms or text", width=56),
     Column("sender", "From", "Sender or author", width=150),

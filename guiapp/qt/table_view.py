@@ -15,6 +15,10 @@ from guiapp.qt.table_model import COLUMN_INDEX, COLUMNS, MessageTableModel
 MAX_RESTORED_RANGES = 5_000
 
 
+MAIL_KEYS = ("sender", "subject", "date")
+MIN_TEXT_WIDTH = 220
+
+
 class MessageTableView(QTableView):
     """A ``QTableView`` tuned for a million rows (see STYLE.md, "Big tables")."""
 
@@ -172,11 +176,23 @@ class MessageTableView(QTableView):
         self.current_row_changed.emit(store)
 
     # ------------------------------------------------------------------ columns
+    def fit_columns(self) -> None:
+        """Give the Message column the width the label, score and theme columns leave, so
+        that they all show without scrolling (a 1280-pixel laptop screen cut off Conf.,
+        Theme and Kind); an email's From / Subject / Date follow on the right."""
+        others = sum(
+            self.columnWidth(i)
+            for i, column in enumerate(COLUMNS)
+            if column.key not in ("text", *MAIL_KEYS) and not self.isColumnHidden(i)
+        )
+        room = self.viewport().width() - others
+        self.setColumnWidth(COLUMN_INDEX["text"], max(MIN_TEXT_WIDTH, room))
+
     def hide_empty_columns(self) -> None:
         """Hide From / Subject / Date when no message has one (SMS, tweets), show them
         when some do; the user can still toggle any column from the header menu."""
         empty = self.message_model().empty_keys
-        for key in ("sender", "subject", "date"):
+        for key in MAIL_KEYS:
             self.setColumnHidden(COLUMN_INDEX[key], key in empty)
 
     def _on_header_menu(self, pos) -> None:
