@@ -7,12 +7,14 @@ import math
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont, QTextOption
-from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextOption
+from PySide6.QtWidgets import QLabel, QPlainTextEdit, QTextEdit, QVBoxLayout, QWidget
 
 from guiapp.core.collection import Collection
 from guiapp.core.messages import CLASSES, NO_LABEL
 from guiapp.qt import style
+
+MAX_HIGHLIGHTS = 2_000  # a long mail full of one short word stays quick to show
 
 
 class DetailPane(QWidget):
@@ -20,6 +22,7 @@ class DetailPane(QWidget):
         super().__init__(parent)
         self.collection: Collection | None = None
         self.store_row = -1
+        self.terms: list[str] = []
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 8, 10, 8)
         layout.setSpacing(6)
@@ -54,6 +57,29 @@ class DetailPane(QWidget):
         self.header.setText(self._header_html(collection, store_row))
         text = collection.messages["text"].iat[store_row] or ""
         self.text.setPlainText(text)
+        self._highlight()
+
+    def set_highlight(self, terms: list[str]) -> None:
+        """Mark every occurrence of the search words in the text (case-insensitive, as the
+        search matches them)."""
+        if terms != self.terms:
+            self.terms = list(terms)
+            self._highlight()
+
+    def _highlight(self) -> None:
+        found: list[QTextEdit.ExtraSelection] = []
+        document = self.text.document()
+        marked = QTextCharFormat()
+        marked.setBackground(QColor(style.SEARCH_HIGHLIGHT))
+        for term in self.terms:
+            cursor = document.find(term, 0)
+            while not cursor.isNull() and len(found) < MAX_HIGHLIGHTS:
+                selection = QTextEdit.ExtraSelection()
+                selection.cursor = cursor
+                selection.format = marked
+                found.append(selection)
+                cursor = document.find(term, cursor)
+        self.text.setExtraSelections(found)
 
     def refresh(self) -> None:
         self.show_row(self.collection, self.store_row)

@@ -242,6 +242,7 @@ class MainWindow(QMainWindow):
             )
         )
         self.model.order_changed.connect(self._schedule_counts)
+        self.model.order_changed.connect(self._on_model_order_changed)
         self.filter_bar = FilterBar(self)
         self.filter_bar.filter_changed.connect(self._on_filter_bar_filter_changed)
         self.filter_bar.set_counts_provider(self._facet_counts)
@@ -1187,6 +1188,20 @@ class MainWindow(QMainWindow):
 
     def _on_table_current_row_changed(self, store: int) -> None:
         self.detail.show_row(self.collection, store)
+
+    def _on_model_order_changed(self) -> None:
+        """An empty result says so, and the detail pane no longer shows a hidden message."""
+        empty = self.collection is not None and self.model.rowCount() == 0
+        if empty and len(self.collection):
+            self.table.set_empty_text(
+                "No messages match the search and filters.\n"
+                "Press Esc in the search box or click Clear to see them all."
+            )
+        else:
+            self.table.set_empty_text("")
+        if empty:
+            self.detail.show_row(self.collection, -1)
+        self.detail.set_highlight(query.search_terms(self._spec.text))
 
     # ================================================================== predictions & themes
     def predict_all(self) -> None:
