@@ -29,6 +29,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QCheckBox,
     QFileDialog,
     QLabel,
     QMainWindow,
@@ -75,6 +76,7 @@ from guiapp.qt.workers import TaskRunner
 
 APP_TITLE = "Triage"
 DEFAULT_SIZE = (1440, 880)
+BULK_CONFIRM_ABOVE = 1_000  # messages one action labels before it asks
 SPLITTER_SHARES = (0.18, 0.60, 0.22)  # themes, table, detail pane
 OPEN_FILTER = (
     "Messages (*.csv *.tsv *.tab *.txt *.json *.jsonl *.ndjson *.js *.mbox *.mbx *.eml "
@@ -1014,16 +1016,49 @@ class MainWindow(QMainWindow):
         if not len(rows):
             self.notifier.status("Select messages to label first.")
             return
-        if self.label_rows(task, rows, code) and len(rows) == 1 and self.act_advance.isChecked():
+        if len(rows) > 1:
+            self.label_many(task, rows, code)
+        elif self.label_rows(task, rows, code) and self.act_advance.isChecked():
             self.table.advance()
 
     def label_shown(self, task: str, code: int) -> None:
-        self.label_rows(task, np.sort(self.model.order), code)
+        self.label_many(task, np.sort(self.model.order), code)
 
     def label_cluster(self, number: int, task: str, code: int) -> None:
         if self.collection is None:
             return
-        self.label_rows(task, np.flatnonzero(self.collection.cluster == number), code)
+        self.label_many(task, np.flatnonzero(self.collection.cluster == number), code)
+
+    def label_many(self, task: str, rows: np.ndarray, code: int) -> None:
+        """One user action that labels ``rows``: past :data:`BULK_CONFIRM_ABOVE` messages it
+        asks first (undo exists, but one mis-click relabelled 110 at once)."""
+        if len(rows) <= BULK_CONFIRM_ABOVE or not self.settings.confirm_bulk_labels:
+            self.label_rows(task, rows, code)
+            return
+        from guiapp.core.commands import describe
+
+        what = describe(task, code, len(rows))
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Label many messages?",
+            f"{what[0].upper()}{what[1:]}?",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setInformativeText("Edit ▸ Undo (Ctrl+Z) takes it back in one step.")
+        go = box.addButton(what[0].upper() + what[1:], QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(go)
+        box.setCheckBox(QCheckBox("Do not ask again", box))
+        self.last_dialog = box
+
+        def answered(button) -> None:
+            if button is go:
+                if box.checkBox().isChecked():
+                    self.settings.confirm_bulk_labels = False
+                self.label_rows(task, rows, code)
+
+        box.buttonClicked.connect(answered)
+        box.open()
 
     def label_current_theme(self, task: str, code: int) -> None:
         store = self.table.current_store_row()

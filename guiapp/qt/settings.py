@@ -93,6 +93,8 @@ class Settings:
     retrain_spam = _Setting("retrain/spam", True, _to_bool)
     retrain_sentiment = _Setting("retrain/sentiment", True, _to_bool)
     detail_visible = _Setting("window/detail_visible", True, _to_bool)
+    # Ask before one action labels more than BULK_CONFIRM_ABOVE messages ("Don't ask again").
+    confirm_bulk_labels = _Setting("labels/confirm_bulk", True, _to_bool)
 
     def __init__(self, store: QSettings):
         self.store = store
