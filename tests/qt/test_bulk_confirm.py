@@ -18,7 +18,7 @@ def big_csv(tmp_path):
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
         w.writerow(header)
-        for copy in range(4):  # the 300 real messages four times over
+        for _ in range(4):  # the 300 real messages four times over
             w.writerows(body)
     return path
 
