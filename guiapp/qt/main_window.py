@@ -295,8 +295,20 @@ class MainWindow(QMainWindow):
         self._restore_state()
         self.runner.task_started.connect(lambda _: self._update_actions())
         self.runner.task_ended.connect(lambda _: self._update_actions())
+        self.runner.task_started.connect(lambda _: self._schedule_counts())
+        self.runner.task_ended.connect(lambda _: self._schedule_counts())
         self._update_actions()
         self._update_counts()
+        self.drop_hint = QLabel(self)
+        self.drop_hint.setObjectName("drop_hint")
+        self.drop_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.drop_hint.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.drop_hint.setStyleSheet(
+            f"QLabel#drop_hint {{ border: 3px dashed {style.CORRECTED_COLOUR};"
+            " border-radius: 12px; background: rgba(21, 101, 192, 40);"
+            f" color: {style.CORRECTED_COLOUR}; font-size: 18pt; font-weight: 600; }}"
+        )
+        self.drop_hint.hide()
 
     # ================================================================== actions
     def _action(self, text, slot, shortcut=None, tip="", checkable=False) -> QAction:
@@ -961,14 +973,33 @@ class MainWindow(QMainWindow):
 
     # ================================================================== drag and drop
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
-        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+        files = [u for u in urls if u.isLocalFile()]
+        if files:
             event.acceptProposedAction()
+            names = ", ".join(Path(u.toLocalFile()).name for u in files[:3])
+            more = f" and {len(files) - 3:,} more" if len(files) > 3 else ""
+            self._show_drop_hint(f"Drop to open {names}{more}")
+
+    def dragLeaveEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self._show_drop_hint("")
 
     def dropEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self._show_drop_hint("")
         paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
         if paths:
             event.acceptProposedAction()
             self.open_paths(paths)
+
+    def _show_drop_hint(self, text: str) -> None:
+        """A highlighted frame over the window while files are dragged over it."""
+        if not text:
+            self.drop_hint.hide()
+            return
+        self.drop_hint.setText(text)
+        self.drop_hint.setGeometry(self.centralWidget().geometry().adjusted(12, 12, -12, -12))
+        self.drop_hint.raise_()
+        self.drop_hint.show()
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -1164,8 +1195,12 @@ class MainWindow(QMainWindow):
     def _update_counts(self) -> None:
         c = self.collection
         if c is None:
+            # While the first collection is being opened its progress says so on its own.
+            opening = self.runner.is_running("open")
             self.counts_label.setText(
-                "No collection open. Open messages with Ctrl+O or drop files here."
+                ""
+                if opening
+                else "No collection open. Open messages with Ctrl+O or drop files here."
             )
             return
         total = len(c)

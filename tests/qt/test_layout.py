@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QLineEdit
+import warnings
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication, QLabel, QLineEdit
 from qt_helpers import FIXTURES, WAIT, make_window  # noqa: E402
 
 from guiapp.qt.main_window import MainWindow
@@ -45,3 +48,40 @@ def test_the_score_range_prints_each_bound_once(qtbot, window):
     assert shown() == ["0.00", "1.00"]
     bar.score.setValue((0.25, 0.75))
     assert shown() == ["0.25", "0.75"]
+
+
+def test_files_dragged_over_the_window_are_highlighted(qtbot, settings):
+    from PySide6.QtCore import QMimeData, QPoint, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent
+
+    window = make_window(qtbot, settings)
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(FIXTURES / "sms.csv"))])
+    with warnings.catch_warnings():
+        # PySide6 marks the only constructor deprecated (Qt has no other for this event).
+        warnings.simplefilter("ignore", DeprecationWarning)
+        enter = QDragEnterEvent(
+            QPoint(40, 40),
+            Qt.DropAction.CopyAction,
+            data,
+            Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier,
+        )
+    QApplication.sendEvent(window, enter)
+    assert enter.isAccepted()
+    hint = window.drop_hint
+    assert hint.isVisible() and hint.text() == "Drop to open sms.csv"
+    assert hint.geometry().width() > window.width() // 2
+    QApplication.sendEvent(window, QDragLeaveEvent())
+    assert not hint.isVisible()
+    window.close()
+
+
+def test_the_status_bar_does_not_say_no_collection_while_the_first_opens(qtbot, settings):
+    window = make_window(qtbot, settings)
+    assert window.counts_label.text().startswith("No collection open")
+    window.open_paths([str(FIXTURES / "sms.csv")])
+    qtbot.waitUntil(lambda: window.counts_label.text() == "", timeout=5000)
+    assert window.runner.is_running("open") or window.project is not None
+    qtbot.waitUntil(lambda: "of 300 shown" in window.counts_label.text(), timeout=WAIT)
+    window.close()
