@@ -178,8 +178,9 @@ class ProblemsDialog(QDialog):
         layout.addWidget(
             QLabel(
                 f"<b>{loaded:,} messages were imported.</b> "
-                f"{n:,} part{'s' if n != 1 else ''} of the input could not be read and "
-                f"{'were' if n != 1 else 'was'} skipped:"
+                f"{n:,} part{'s' if n != 1 else ''} of the input "
+                f"{'were' if n != 1 else 'was'} left out or read only in part "
+                "(each line says which):"
             )
         )
         rows = [[_short_location(p.location), p.reason] for p in self.problems]

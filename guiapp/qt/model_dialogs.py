@@ -181,16 +181,12 @@ class RetrainReportDialog(QDialog):
         self.resize(720, 560)
         layout = QVBoxLayout(self)
         flipped = len(outcome.flipped)
-        basis = (
-            f"edit #{edit_number:,} of this project"
-            if edit_number is not None
-            else "the start of the retrain"
-        )
+        basis = "when the retrain started"
         summary = (
             f"<h3>Retrained {html.escape(' and '.join(outcome.reports))}</h3>"
             f"<p><b>{flipped:,}</b> message{'s' if flipped != 1 else ''} now "
             f"{'have' if flipped != 1 else 'has'} a different predicted label. "
-            f'<span style="color:{style.MUTED_TEXT}">Computed from your labels as of '
+            f'<span style="color:{style.MUTED_TEXT}">Computed from your labels as they were '
             f"{basis}.</span>"
         )
         if later:
@@ -202,6 +198,8 @@ class RetrainReportDialog(QDialog):
             )
         summary += "</p>"
         self.summary = QLabel(summary)
+        if edit_number is not None:  # for whoever checks it against the project's edit log
+            self.summary.setToolTip(f"The labels after the project's edit {edit_number:,}")
         self.summary.setWordWrap(True)
         layout.addWidget(self.summary)
         self.tabs = QTabWidget(self)
