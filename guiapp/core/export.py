@@ -10,6 +10,8 @@ Columns (:data:`EXPORT_COLUMNS`)::
   model's; ``*_by`` says which (``user`` / ``model``, empty when there is neither).
 - ``spam_score`` is the model's P(spam); ``sentiment_score`` the model's probability of its
   predicted class (empty before prediction).
+- ``source`` names where the message came from as the user knows it (:func:`source_names`:
+  ``demo: emails.mbox #1``, ``sms.csv``), not the folder the file was in.
 - ``corrected`` is ``true`` where the user corrected the model in Triage (either task): gave
   a label other than its prediction, or removed an imported label. Confirming a prediction
   (giving the label the model had predicted) is not a correction.
@@ -127,6 +129,20 @@ def _neutralise_array(array: pa.Array) -> pa.Array:
     return pc.if_else(mask, pc.binary_join_element_wise("'", array, ""), array)
 
 
+def source_names(sources: pa.Array) -> pa.Array:
+    """Where each message came from as a user names it: ``demo: emails.mbox #1`` for
+    ``/…/site-packages/guiapp/_resources/demo::emails.mbox::1`` -- the file or folder's own
+    name (not the folder it sits in), then each member, then the message number."""
+    out = pc.replace_substring_regex(sources, r"::(\d+)$", r" #\1")
+    out = pc.replace_substring_regex(out, r"^(?:[^:]*[/\\])?([^/\\:]*)(::|$| #)", r"\1\2")
+    return pc.replace_substring(out, "::", ": ")
+
+
+def source_name(source: str) -> str:
+    """:func:`source_names` of one source."""
+    return source_names(pa.array([source], type=pa.string()))[0].as_py()
+
+
 def scope_rows(collection: Collection, scope: str) -> np.ndarray | None:
     """Store rows for a named scope: ``all`` (None = every row) or ``labelled`` (by the user)."""
     if scope == "all":
@@ -176,6 +192,7 @@ def export_table(collection: Collection, rows: np.ndarray | None = None) -> pa.T
         col = messages[name]
         arr = pa.array(col.iloc[rows] if len(rows) != len(messages) else col, type=pa.string())
         columns[name] = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    columns["source"] = source_names(columns["source"])
     for task in TASKS:
         user = collection.user[task][rows]
         predicted = collection.predicted(task)[rows]

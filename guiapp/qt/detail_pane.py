@@ -11,6 +11,7 @@ from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextOption
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QTextEdit, QVBoxLayout, QWidget
 
 from guiapp.core.collection import Collection
+from guiapp.core.export import source_name
 from guiapp.core.messages import CLASSES, NO_LABEL
 from guiapp.qt import style
 
@@ -92,7 +93,7 @@ class DetailPane(QWidget):
             get("sender"),
             get("date"),
             get("kind"),
-            get("source"),
+            html.escape(source_name(str(m["source"].iat[row] or ""))),
         )
         parts = []
         if subject:

@@ -22,7 +22,7 @@ ESTIMATE_AFTER_FRACTION = 0.02
 
 
 def time_left_text(seconds: float) -> str:
-    """"about 40 s left", "about 3 min left" (rounded up, so it does not promise too soon)."""
+    """ "about 40 s left", "about 3 min left" (rounded up, so it does not promise too soon)."""
     seconds = round(seconds, 3)  # 15.000000000000002 is 15
     if seconds < 60:
         return f"about {max(5, 5 * math.ceil(seconds / 5))} s left"

@@ -234,3 +234,23 @@ def test_cancelled_export_leaves_nothing(tmp_path):
 def test_missing_folder_is_a_clear_error(tmp_path):
     with pytest.raises(ExportError, match="folder does not exist"):
         export_csv(collection(["a"]), tmp_path / "nope" / "x.csv")
+
+
+def test_source_is_the_collections_own_name_not_the_install_path():
+    from guiapp.core.export import source_name
+
+    installed = "/usr/lib/python3/site-packages/guiapp/_resources/demo"
+    assert source_name(f"{installed}::emails.mbox::1") == "demo: emails.mbox #1"
+    assert source_name(f"{installed}::tweets.jsonl") == "demo: tweets.jsonl"
+    assert source_name("/home/me/mail/spamassassin.mbox::12") == "spamassassin.mbox #12"
+    assert source_name("/home/me/sms.csv") == "sms.csv"
+    assert source_name("/home/me/a.zip::in/x.mbox::3") == "a.zip: in/x.mbox #3"
+
+
+def test_export_source_column_uses_the_name(tmp_path):
+    frame = make_frame(
+        {"text": ["a", "b"], "source": ["/opt/x/_resources/demo::emails.mbox::1", "/tmp/s.csv"]}
+    )
+    out = tmp_path / "x.csv"
+    export_csv(Collection(frame), out)
+    assert [r["source"] for r in read_back(out)] == ["demo: emails.mbox #1", "s.csv"]

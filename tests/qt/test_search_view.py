@@ -61,3 +61,9 @@ def test_a_sort_shows_the_top_of_the_list(qtbot, window):
     qtbot.waitUntil(lambda: window.model.sort_state is not None, timeout=5000)
     assert table.verticalScrollBar().value() == 0
     assert len(table.selected_store_rows()) == 1  # the selection is kept
+
+
+def test_the_detail_pane_names_the_source_without_its_folder(qtbot, window):
+    window.table.go_to_view_row(0)
+    header = window.detail.header.text()
+    assert "sms.csv" in header and "fixtures" not in header
