@@ -85,3 +85,37 @@ def test_the_status_bar_does_not_say_no_collection_while_the_first_opens(qtbot, 
     assert window.runner.is_running("open") or window.project is not None
     qtbot.waitUntil(lambda: "of 300 shown" in window.counts_label.text(), timeout=WAIT)
     window.close()
+
+
+def test_model_pills_stay_readable_on_a_selected_row(qtbot, window):
+    from PySide6.QtGui import QColor
+
+    from guiapp.qt import style
+
+    window.resize(1400, 800)
+    table = window.table
+    model = window.model
+    column = COLUMN_INDEX["spam"]
+    row = next(
+        r
+        for r in range(model.rowCount())
+        if window.collection.user["spam"][model.store_row(r)] < 0
+        and window.collection.predicted("spam")[model.store_row(r)] == 0
+    )  # a ham the model guessed: an outlined green pill
+    table.go_to_view_row(row)
+    qtbot.wait(50)
+    rect = table.visualRect(model.index(row, column))
+    image = table.viewport().grab(rect).toImage()
+    green = QColor(style.LABEL_COLOURS["spam"][0])
+    pixels = [image.pixelColor(x, y) for x in range(image.width()) for y in range(image.height())]
+    white = sum(1 for p in pixels if p.lightness() > 245)
+    greenish = sum(
+        1
+        for p in pixels
+        if abs(p.red() - green.red())
+        + abs(p.green() - green.green())
+        + abs(p.blue() - green.blue())
+        < 90
+    )
+    assert white > len(pixels) // 8  # the pill's opaque inside
+    assert greenish > 20  # its outline and word in the label's colour
