@@ -77,6 +77,14 @@ from guiapp.qt.workers import TaskRunner
 APP_TITLE = "Triage"
 DEFAULT_SIZE = (1440, 880)
 BULK_CONFIRM_ABOVE = 1_000  # messages one action labels before it asks
+CLUSTER_K_KEY = "cluster_k"  # a project's own k for re-grouping ("auto" or a number)
+
+
+def _project_k(project) -> int | str:
+    value = project.load_json(CLUSTER_K_KEY, "auto")
+    return value if value == "auto" or (isinstance(value, int) and value > 1) else "auto"
+
+
 SPLITTER_SHARES = (0.18, 0.60, 0.22)  # themes, table, detail pane
 OPEN_FILTER = (
     "Messages (*.csv *.tsv *.tab *.txt *.json *.jsonl *.ndjson *.js *.mbox *.mbx *.eml "
@@ -250,7 +258,6 @@ class MainWindow(QMainWindow):
         self.filter_bar.set_counts_provider(self._facet_counts)
         self.detail = DetailPane(self)
         self.clusters = ClusterPanel(self)
-        self.clusters.set_k(settings.cluster_k or "auto")
         self.clusters.cluster_selected.connect(self._on_clusters_cluster_selected)
         self.clusters.recluster_requested.connect(self.recluster)
         self.clusters.label_cluster_requested.connect(self.label_cluster)
@@ -645,7 +652,6 @@ class MainWindow(QMainWindow):
         s.window_state = self.saveState()
         s.set_splitter_state("main", self.splitter.saveState())
         s.header_state = self.table.horizontalHeader().saveState()
-        s.cluster_k = 0 if self.clusters.k() == "auto" else int(self.clusters.k())
         if self.project is not None:
             s.last_project = str(self.project.path)
         s.sync()
@@ -748,7 +754,7 @@ class MainWindow(QMainWindow):
         label_columns: dict | None = None,
         project_path: str | Path | None = None,
     ) -> None:
-        k = self.clusters.k()
+        k = "auto"  # a new collection's own k is chosen for it (the shown project's is its own)
         # Reading, predicting and grouping a big import is heavy: a child process does it
         # and leaves a closed project file, which a thread then opens for the window.
         self.runner.start(
@@ -883,6 +889,7 @@ class MainWindow(QMainWindow):
         self.last_retrain = None
         self.model_problems = {}  # the next prediction says again
         collection = project.collection
+        self.clusters.set_k(_project_k(project))
         self.model.set_collection(collection, view)
         self.table.hide_empty_columns()
         if not self._columns_fitted:
@@ -1315,8 +1322,8 @@ class MainWindow(QMainWindow):
     def recluster(self, k) -> None:
         if self.project is None:
             return
-        self.settings.cluster_k = 0 if k == "auto" else int(k)
         project = self.project
+        project.save_json(CLUSTER_K_KEY, k)  # this project's k, not the next one's
         self.runner.start(
             "cluster",
             session.cluster,

@@ -89,7 +89,6 @@ class Settings:
     export_dir = _Setting("recent/export_dir", "", str)
     export_format = _Setting("export/format", "csv", str)
     export_spreadsheet_safe = _Setting("export/spreadsheet_safe", False, _to_bool)
-    cluster_k = _Setting("clusters/k", 0, int)  # 0 = choose automatically
     retrain_spam = _Setting("retrain/spam", True, _to_bool)
     retrain_sentiment = _Setting("retrain/sentiment", True, _to_bool)
     detail_visible = _Setting("window/detail_visible", True, _to_bool)

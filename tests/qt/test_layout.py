@@ -119,3 +119,29 @@ def test_model_pills_stay_readable_on_a_selected_row(qtbot, window):
     )
     assert white > len(pixels) // 8  # the pill's opaque inside
     assert greenish > 20  # its outline and word in the label's colour
+
+
+def test_the_k_curve_is_big_enough_and_has_axes(qtbot):
+    from guiapp.qt.cluster_panel import SilhouetteCurve
+
+    curve = SilhouetteCurve()
+    qtbot.addWidget(curve)
+    curve.resize(240, curve.sizeHint().height())
+    curve.set_curve([(2, 0.021), (5, 0.034), (8, 0.048), (11, 0.040)], 8)
+    curve.show()
+    qtbot.waitExposed(curve)
+    assert curve.height() >= 120
+    plot = curve.plot_rect()
+    assert plot.height() >= 50 and plot.left() > 20  # room for the score labels
+    image = curve.grab().toImage()
+
+    def inked(x0, y0, x1, y1):
+        return sum(
+            1
+            for x in range(int(x0), int(x1))
+            for y in range(int(y0), int(y1))
+            if image.pixelColor(x, y).lightness() < 200
+        )
+
+    assert inked(0, plot.top() - 6, plot.left() - 2, plot.bottom() + 6) > 10  # y labels
+    assert inked(plot.left(), plot.bottom() + 2, plot.right(), curve.height()) > 30  # x axis

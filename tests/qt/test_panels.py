@@ -32,7 +32,7 @@ def test_regroup_with_a_chosen_k_runs_in_the_background(qtbot, window):
     c = window.collection
     assert c.clustering.k == 4 and window.clusters.tree.topLevelItemCount() == 4
     assert set(np.unique(c.cluster)) <= {-1, 0, 1, 2, 3}
-    assert window.settings.cluster_k == 4
+    assert window.project.load_json("cluster_k") == 4
     # saved with the project
     from guiapp.core import session
 
@@ -126,3 +126,16 @@ def test_opening_another_project_clears_the_filters(qtbot, window, tmp_path):
     assert window.model.rowCount() == len(window.collection) == 2
     assert window.filter_bar.spec().is_empty()
     assert not window.filter_bar.rows_chip.isVisible()
+
+
+def test_k_belongs_to_its_project(qtbot, window):
+    first = window.project.path
+    window.clusters.k_box.setValue(4)
+    with qtbot.waitSignal(window.clustering_applied, timeout=WAIT):
+        window.clusters.run_button.click()
+    other = FIXTURES.parent / "sms" / "sms_labelled.csv"
+    open_file(qtbot, window, other)
+    assert window.clusters.k() == "auto"  # not the 4 typed for the other project
+    with qtbot.waitSignal(window.project_opened, timeout=WAIT):
+        window.open_project(first)
+    assert window.clusters.k() == 4
