@@ -389,6 +389,11 @@ class ExportDialog(QDialog):
             )
         self.format_note.setText(note)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(bool(self.path()))
+        # Tall enough for the wrapped notes at this width (the minimum Qt derives for a
+        # dialog with wrapping labels squeezed the radio buttons together).
+        needed = self.layout().totalHeightForWidth(self.width())
+        if needed > self.height():
+            self.resize(self.width(), needed)
 
 
 # ----------------------------------------------------------------------------- reopening

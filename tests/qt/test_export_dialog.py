@@ -95,3 +95,14 @@ def test_excel_workbook_from_the_dialog(qtbot, settings, tmp_path):
     assert again.last_dialog.path().endswith(".xlsx")
     again.last_dialog.reject()
     again.close()
+
+
+def test_the_dialog_is_tall_enough_for_its_choices(qtbot):
+    dialog = ExportDialog({"all": 400, "labelled": 18, "filter": 57, "selection": 1}, "x.csv")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    radios = list(dialog.radios.values())
+    for upper, lower in zip(radios, radios[1:], strict=False):
+        assert upper.geometry().bottom() < lower.geometry().top()
+        assert upper.height() >= upper.sizeHint().height()
