@@ -2,7 +2,7 @@
 
     triage [FILE...]                      open the window (on FILEs, else the last project,
                                           else the bundled demo collection)
-    triage classify INPUT... -o OUT.csv   import, predict, cluster, write CSV (or .parquet)
+    triage classify INPUT... -o OUT.csv   import, predict, cluster, write CSV (.xlsx, .parquet)
     triage evaluate INPUT...              score the current models on labelled data
     triage train [--spam F...] [--sentiment F...] [--out DIR]
                                           train models (no arguments: rebuild the shipped
@@ -82,7 +82,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "inputs", nargs="+", help="CSV/TSV/JSON/JSONL/tweets.js/mbox/.eml/Maildir/folder/Parquet"
     )
-    p.add_argument("-o", "--output", required=True, help="output .csv (or .parquet)")
+    p.add_argument(
+        "-o", "--output", required=True, help="output .csv (or .xlsx, .parquet: by the suffix)"
+    )
     p.add_argument("--text-column", help="name of the text column of a CSV/JSON input")
     p.add_argument(
         "--clusters", default="auto", help="number of themes, 'auto' (default) or 0 for none"
@@ -94,12 +96,7 @@ def _parser() -> argparse.ArgumentParser:
         help="stream the input in chunks of this many rows (bounded memory; themes "
         "are learnt on the first chunk); default: automatic for big inputs",
     )
-    p.add_argument(
-        "--allow-formulas",
-        action="store_true",
-        help="write cells that start with = + - @ as they are (by default they get a "
-        "leading ' so spreadsheets do not run them)",
-    )
+    add_export_options(p)
     p.add_argument(
         "--project", help="predict with this project's models (default: the shipped ones)"
     )
@@ -147,13 +144,9 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("export", help="write a project's labelled table (as the window's Export)")
     p.add_argument("project", help="the project file (.triage)")
-    p.add_argument("-o", "--output", required=True, help="output .csv")
+    p.add_argument("-o", "--output", required=True, help="output .csv (or .xlsx, .parquet)")
     p.add_argument("--scope", choices=("all", "labelled"), default="all")
-    p.add_argument(
-        "--allow-formulas",
-        action="store_true",
-        help="write cells that start with = + - @ as they are",
-    )
+    add_export_options(p)
     p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("evaluate", help="score the current models on labelled data")
@@ -175,6 +168,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_export_options(p: argparse.ArgumentParser) -> None:
+    """The options every command that writes a labelled table takes."""
+    p.add_argument(
+        "--spreadsheet-safe",
+        action="store_true",
+        help="CSV for spreadsheets: cells (and column names) that start with = + - @ tab CR "
+        "get a leading ' so a spreadsheet does not run them as formulas, and the file starts "
+        "with a UTF-8 byte-order mark. By default every text is written exactly as it is "
+        "(for pandas, R, ...). An .xlsx output needs neither: every cell is a string cell.",
+    )
+
+
 def _fail(message: str, code: int = 2) -> int:
     print(f"triage: {message}", file=sys.stderr)
     return code
@@ -189,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         return _open_window(getattr(args, "files", []))
 
     from guiapp.core.errors import Cancelled, TriageError
+    from guiapp.core.io.base import AmbiguousTextColumn
 
     bar = _Bar(getattr(args, "quiet", False))
     try:
@@ -200,14 +206,36 @@ def main(argv: list[str] | None = None) -> int:
             return _train(args, bar)
         return _PROJECT_COMMANDS[args.command](args, bar)
     except Cancelled:
+        bar.close()
         return _fail("cancelled", 130)
     except KeyboardInterrupt:
+        bar.close()
         return _fail("interrupted", 130)
+    except AmbiguousTextColumn as exc:
+        bar.close()
+        return _fail(_ambiguous_message(exc))
     except TriageError as exc:
+        # The bar's line is cleared first, so the reason starts its own line.
+        bar.close()
         return _fail(" ".join(str(exc).split()))
     finally:
         bar.close()
     return 0
+
+
+def _ambiguous_message(exc) -> str:
+    names = ", ".join(repr(c) for c in exc.candidates)
+    example = exc.candidates[0] if exc.candidates else "NAME"
+    return (
+        f"{exc.location}: cannot tell which column holds the message text ({names}); "
+        f"name it with --text-column, e.g. --text-column {_shell_word(example)}"
+    )
+
+
+def _shell_word(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
 
 
 def _open_window(files: list[str]) -> int:
@@ -233,7 +261,7 @@ def _classify(args, bar: _Bar) -> int:
         text_column=args.text_column,
         clusters=clusters,
         chunk_size=args.chunk_size or None,
-        neutralise=not args.allow_formulas,
+        spreadsheet_safe=args.spreadsheet_safe,
         project=_existing_project(args.project) if args.project else None,
         on_progress=bar,
     )
@@ -347,17 +375,19 @@ def _export(args, bar: _Bar) -> int:
     from guiapp.core.project import Project, backup_paths
 
     with Project.open(_existing_project(args.project)) as project:
-        n = export.export_csv(
+        done = export.export_messages(
             project.collection,
             args.output,
             scope=args.scope,
-            neutralise=not args.allow_formulas,
+            spreadsheet_safe=args.spreadsheet_safe,
             inputs=[project.path, *backup_paths(project.path)],
             on_progress=bar,
         )
     bar.close()
     if not args.quiet:
-        print(f"exported {n:,} messages -> {args.output}", file=sys.stderr)
+        print(f"exported {done.rows:,} messages -> {args.output}", file=sys.stderr)
+        for note in done.notes:
+            print(f"note: {note}", file=sys.stderr)
     return 0
 
 

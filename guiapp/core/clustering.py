@@ -654,14 +654,14 @@ def _learn_space(
     rank = min(n_components, len(sample), n_terms)
     if n_terms <= n_components:
         notes.append(
-            f"The vocabulary has only {n_terms} term(s), no more than the {n_components} "
-            "LSA components asked for: clustering on TF-IDF directly."
+            f"These messages use only {n_terms} distinct word(s), too few to summarise: "
+            "the themes are made from the words themselves."
         )
         return _Space(terms_kept, idf, np.zeros((0, n_terms), dtype=np.float32), sample, counts)
     if rank < n_components:
         notes.append(
-            f"Only {len(sample)} distinct text(s): LSA reduced to {rank} components "
-            f"instead of {n_components}."
+            f"Only {len(sample)} distinct text(s): the themes are found from a shorter "
+            f"summary of their words ({rank} topics instead of {n_components})."
         )
     tfidf = _tfidf(counts, idf)
     # Scaling row i by sqrt(copies) makes the SVD see X^T W X, as if copies were rows.
@@ -748,7 +748,10 @@ def _choose_k(
         curve.append((k, round(score, 6)))
     hooks.step(len(candidates), len(candidates), "k chosen")
     if not curve:
-        notes.append("The silhouette could not be computed for any k; using k = 2.")
+        notes.append(
+            "How well the messages separate could not be measured for any number of "
+            "themes; using 2 themes."
+        )
         return 2, []
     best = max(curve, key=lambda point: (point[1], -point[0]))
     return best[0], curve

@@ -37,7 +37,11 @@ class Collection:
     user: dict[str, np.ndarray] = field(default_factory=dict)
     """Per task, the user's label codes (int8, -1 none)."""
     corrected: dict[str, np.ndarray] = field(default_factory=dict)
-    """Per task, True where the user set or changed the label in Triage (not imported)."""
+    """Per task, True where the user corrected the model in Triage: gave a label other than
+    the model's prediction at the time (or removed an imported label)."""
+    confirmed: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per task, True where the user gave in Triage the label the model had predicted: a
+    confirmation, shown and counted apart from corrections (never both)."""
     spam_prob: np.ndarray = field(default=None)  # type: ignore[assignment]
     """P(spam) per row, float32, NaN until predicted."""
     sentiment_prob: np.ndarray = field(default=None)  # type: ignore[assignment]
@@ -66,6 +70,8 @@ class Collection:
                     self.user[task] = np.full(n, NO_LABEL, dtype=np.int8)
             if task not in self.corrected:
                 self.corrected[task] = np.zeros(n, dtype=bool)
+            if task not in self.confirmed:
+                self.confirmed[task] = np.zeros(n, dtype=bool)
         # The arrays above own the labels from here on; the frame keeps text only.
         self.messages = self.messages.loc[:, list(TEXT_COLUMNS)].reset_index(drop=True)
         if self.spam_prob is None:
@@ -90,7 +96,13 @@ class Collection:
 
     def _check_lengths(self) -> None:
         n = len(self.messages)
-        arrays = [*self.user.values(), *self.corrected.values(), self.spam_prob, self.cluster]
+        arrays = [
+            *self.user.values(),
+            *self.corrected.values(),
+            *self.confirmed.values(),
+            self.spam_prob,
+            self.cluster,
+        ]
         if (
             any(len(a) != n for a in arrays)
             or self.sentiment_prob.shape[0] != n
@@ -125,6 +137,13 @@ class Collection:
             mask |= self.corrected[t]
         return mask
 
+    def any_confirmed(self) -> np.ndarray:
+        """Rows where the user confirmed a prediction (either task) and corrected none."""
+        mask = np.zeros(len(self), dtype=bool)
+        for t in TASKS:
+            mask |= self.confirmed[t]
+        return mask & ~self.any_corrected()
+
     def score(self, task: str) -> np.ndarray:
         """spam: P(spam); sentiment: the probability of the predicted class (float32)."""
         if task == "spam":
@@ -146,6 +165,7 @@ class Collection:
         for t in TASKS:
             self.user[t] = np.concatenate([self.user[t], other.user[t]])
             self.corrected[t] = np.concatenate([self.corrected[t], other.corrected[t]])
+            self.confirmed[t] = np.concatenate([self.confirmed[t], other.confirmed[t]])
         self.spam_prob = np.concatenate([self.spam_prob, other.spam_prob])
         self.sentiment_prob = np.concatenate([self.sentiment_prob, other.sentiment_prob])
         self.cluster = np.concatenate([self.cluster, other.cluster])

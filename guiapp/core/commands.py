@@ -16,25 +16,29 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from guiapp.core.collection import Collection
+from guiapp.core.collection import Collection, predicted_codes
 from guiapp.core.messages import CLASSES, NO_LABEL, TASKS
 
 
 @dataclass(frozen=True, eq=False)
 class SetLabels:
-    """Set the user label of ``task`` on ``rows`` to ``values`` (and ``corrected`` flags)."""
+    """Set the user label of ``task`` on ``rows`` to ``values`` (and ``corrected`` /
+    ``confirmed`` flags: see :class:`~guiapp.core.collection.Collection`)."""
 
     task: str
     rows: np.ndarray  # int64 store rows, unique, ascending
     values: np.ndarray  # int8 label code per row (-1 clears the label)
     corrected: np.ndarray  # bool per row
     text: str  # what the Edit menu says: "mark 1,204 messages as spam"
+    confirmed: np.ndarray | None = None  # bool per row; None: none confirmed
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
             raise ValueError(f"unknown task {self.task!r}")
-        if not (len(self.rows) == len(self.values) == len(self.corrected)):
-            raise ValueError("rows, values and corrected must have the same length")
+        if self.confirmed is None:
+            object.__setattr__(self, "confirmed", np.zeros(len(self.rows), dtype=bool))
+        if not (len(self.rows) == len(self.values) == len(self.corrected) == len(self.confirmed)):
+            raise ValueError("rows, values, corrected and confirmed must have the same length")
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -43,7 +47,12 @@ class SetLabels:
         """Whether applying this would change anything."""
         user = collection.user[self.task][self.rows]
         corr = collection.corrected[self.task][self.rows]
-        return bool(np.any(user != self.values) or np.any(corr != self.corrected))
+        conf = collection.confirmed[self.task][self.rows]
+        return bool(
+            np.any(user != self.values)
+            or np.any(corr != self.corrected)
+            or np.any(conf != self.confirmed)
+        )
 
     def inverse_for(self, collection: Collection) -> SetLabels:
         """The command that undoes this one, read from the collection's current state."""
@@ -53,6 +62,7 @@ class SetLabels:
             collection.user[self.task][self.rows].copy(),
             collection.corrected[self.task][self.rows].copy(),
             self.text[len("undo ") :] if self.text.startswith("undo ") else "undo " + self.text,
+            collection.confirmed[self.task][self.rows].copy(),
         )
 
     def apply_to(self, collection: Collection) -> SetLabels:
@@ -60,6 +70,7 @@ class SetLabels:
         inverse = self.inverse_for(collection)
         collection.user[self.task][self.rows] = self.values
         collection.corrected[self.task][self.rows] = self.corrected
+        collection.confirmed[self.task][self.rows] = self.confirmed
         collection.revision += 1
         return inverse
 
@@ -82,9 +93,10 @@ def set_label(collection: Collection, task: str, rows, value: int | str) -> SetL
 
     ``value`` is a class name ("spam", "negative", ...) or code; -1 / None / "" clears the
     label. Rows whose label already is ``value`` are still included (so the command is what
-    the user asked for) but it is a no-op for them. Setting a label marks the rows corrected;
-    clearing it marks them corrected too (the user removed an imported label) unless the row
-    had no label at all.
+    the user asked for) but it is a no-op for them. Setting a label marks a row *corrected*
+    where the model predicted something else (or nothing) and *confirmed* where it predicted
+    ``value``. Clearing an imported label is a correction; clearing a label given in Triage
+    returns the row to neither; a row without a label stays as it was.
     """
     code = label_code(task, value)
     rows = _rows(rows)
@@ -92,12 +104,15 @@ def set_label(collection: Collection, task: str, rows, value: int | str) -> SetL
         raise IndexError(f"row out of range 0..{len(collection) - 1}")
     values = np.full(len(rows), code, dtype=np.int8)
     if code == NO_LABEL:
-        # Clearing an imported label is a correction; clearing a label the user set in
-        # Triage returns the row to "not corrected"; a cleared row stays as it was.
-        corrected = (collection.user[task][rows] != NO_LABEL) ^ collection.corrected[task][rows]
+        has = collection.user[task][rows] != NO_LABEL
+        given = collection.corrected[task][rows] | collection.confirmed[task][rows]
+        corrected = np.where(has, ~given, collection.corrected[task][rows])
+        confirmed = np.zeros(len(rows), dtype=bool)
     else:
-        corrected = np.ones(len(rows), dtype=bool)
-    return SetLabels(task, rows, values, corrected, describe(task, code, len(rows)))
+        prob = collection.spam_prob if task == "spam" else collection.sentiment_prob
+        confirmed = predicted_codes(task, prob[rows]) == code
+        corrected = ~confirmed
+    return SetLabels(task, rows, values, corrected, describe(task, code, len(rows)), confirmed)
 
 
 def label_code(task: str, value) -> int:

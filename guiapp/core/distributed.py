@@ -55,6 +55,15 @@ def _plan(frame: pd.DataFrame, text_column: str, kind: str | None, source: str):
     return tables.plan_table(strings, origin, options), origin, strings
 
 
+def _read_into_itself(plan) -> set[str]:
+    """Input columns the plan reads into the message field of the same name (a ``text``
+    column read as the text): :func:`~guiapp.core.pipeline.classify_table` leaves them out,
+    as ``triage classify`` does, decided by the plan so every partition agrees."""
+    fields = {"text": plan.text, "id": plan.id, "kind": plan.kind_column}
+    fields.update({name: getattr(plan, name) for name in _MAIL_FIELDS})
+    return {name for name, column in fields.items() if column == name}
+
+
 def output_columns(
     input_columns: Sequence[object], text_column: str = "text", *, kind: str | None = None
 ) -> list[str]:
@@ -72,7 +81,10 @@ def output_columns(
     for name in _MAIL_FIELDS:
         if getattr(plan, name) is not None and name not in inputs:
             columns.append(name)
+    omit = _read_into_itself(plan)
     for name in inputs:
+        if name in columns and name in omit:
+            continue
         out = name
         while out in columns:
             out = "input_" + out
@@ -156,7 +168,7 @@ def classify_partition(
         collection.set_predictions(task, predictions.prob[task], predictions.versions[task])
     if clustering is not None and getattr(clustering, "model", None) is not None:
         collection.cluster[:] = clustering.assign(collection.messages)
-    table = classify_table(collection, clustering)
+    table = classify_table(collection, clustering, omit=_read_into_itself(plan))
     n = table.num_rows
     conformed = {
         name: table[name] if name in table.column_names else pa.array([""] * n, pa.string())

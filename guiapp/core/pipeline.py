@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from guiapp.core import session
 from guiapp.core.collection import Collection
@@ -47,16 +48,28 @@ DEFAULT_CHUNK_ROWS = 200_000
 
 
 # ----------------------------------------------------------------------------- classify
-def classify_table(collection: Collection, clustering=None) -> pa.Table:
+def classify_table(
+    collection: Collection,
+    clustering=None,
+    *,
+    omit: set[str] | None = None,
+    renamed: dict[str, str] | None = None,
+) -> pa.Table:
     """The ``triage classify`` table: :data:`CLASSIFY_COLUMNS`, then the input's columns.
 
     ``spam`` / ``sentiment`` are the models' predictions (``spam`` / ``ham``;
     ``negative`` / ``neutral`` / ``positive``), ``spam_score`` is P(spam) and
-    ``sentiment_score`` the probability of the predicted class. Original columns whose
-    names clash with these get an ``input_`` prefix; email fields (subject, sender, date)
-    follow when the input has them.
+    ``sentiment_score`` the probability of the predicted class. Email fields (subject,
+    sender, date) follow when the input has them. An input column named like one of these
+    is left out when it holds exactly what Triage writes there (the input's ``text`` column
+    read as the text), and is otherwise written with an ``input_`` prefix; ``omit`` fixes
+    which are left out (a streamed input decides on its first chunk, so every chunk has
+    the same columns). ``renamed`` (when given) receives each rename, input name -> written
+    name, to announce.
     """
     m = collection.messages
+    if omit is None:
+        omit = repeated_inputs(collection)
     columns: dict[str, pa.Array] = {}
     for name in ("id", "source", "kind", "text"):
         columns[name] = pa.array(m[name], type=pa.string())
@@ -71,10 +84,15 @@ def classify_table(collection: Collection, clustering=None) -> pa.Table:
         if (m[name] != "").any() and name not in collection.extra.columns:
             columns[name] = pa.array(m[name], type=pa.string())
     for name in collection.extra.columns:
+        values = pa.array(collection.extra[name].astype("string"), type=pa.string())
         out = str(name)
+        if out in columns and out in omit:
+            continue
         while out in columns:
             out = "input_" + out
-        columns[out] = pa.array(collection.extra[name].astype("string"), type=pa.string())
+        if out != str(name) and renamed is not None:
+            renamed[str(name)] = out
+        columns[out] = values
     return pa.table(columns)
 
 
@@ -91,6 +109,35 @@ def model_version_text(collection: Collection) -> str:
 
 def _constant(text: str, n: int) -> pa.Array:
     return pa.array([text], type=pa.string()).take(pa.array(np.zeros(n, dtype=np.int64)))
+
+
+def repeated_inputs(collection: Collection) -> set[str]:
+    """The input columns :func:`classify_table` leaves out: those named like a message
+    field it writes (``text``, ``id``, ``subject`` ...) and holding exactly its texts."""
+    m = collection.messages
+    fields = ("id", "source", "kind", "text", "subject", "sender", "date")
+    return {
+        str(name)
+        for name in collection.extra.columns
+        if str(name) in fields
+        and _same_text(
+            pa.array(m[str(name)], type=pa.string()),
+            pa.array(collection.extra[name].astype("string"), type=pa.string()),
+        )
+    }
+
+
+def _same_text(a: pa.Array, b: pa.Array) -> bool:
+    """Whether two string columns hold the same texts (a missing value counts as "")."""
+    return len(a) == len(b) and pc.fill_null(a, "").equals(pc.fill_null(b, ""))
+
+
+def renames_note(renamed: dict[str, str]) -> str:
+    """Each rename as "the input's column 'spam' is written as 'input_spam' ...", or ""."""
+    return "; ".join(
+        f"the input's column {old!r} is written as {new!r} (Triage writes its own {old!r})"
+        for old, new in renamed.items()
+    )
 
 
 def _predict_into(collection: Collection, hooks: Hooks) -> None:
@@ -157,12 +204,14 @@ def classify_files(
     text_column: str | None = None,
     clusters: int | str = "auto",
     chunk_size: int | None = None,
-    neutralise: bool = True,
+    spreadsheet_safe: bool = False,
     project: str | Path | None = None,
     on_progress=None,
     stop_requested=None,
 ) -> str:
-    """Import ``inputs``, predict both tasks, find themes, write ``output`` (CSV or Parquet).
+    """Import ``inputs``, predict both tasks, find themes, write ``output`` (CSV, Excel by an
+    ``.xlsx`` suffix, or Parquet); texts are written byte for byte unless
+    ``spreadsheet_safe`` (see :mod:`guiapp.core.export`).
 
     ``project``: a project file whose active models predict (default: the shipped ones).
 
@@ -186,6 +235,8 @@ def classify_files(
     writer = None
     clustering = None
     schema = None
+    renamed: dict[str, str] = {}
+    omit: set[str] | None = None
     try:
         if stream:
             # Reading is interleaved with classifying chunk by chunk, so how far the reader
@@ -231,11 +282,13 @@ def classify_files(
                     collection.cluster[:] = clustering.labels
                 elif clustering.model is not None:
                     collection.cluster[:] = clustering.assign(collection.messages)
-            table = classify_table(collection, clustering)
+            if omit is None:
+                omit = repeated_inputs(collection)
+            table = classify_table(collection, clustering, omit=omit, renamed=renamed)
             if writer is None:
                 schema = table.schema
                 writer = TableWriter(
-                    output, schema, neutralise=neutralise, inputs=inputs
+                    output, schema, spreadsheet_safe=spreadsheet_safe, inputs=inputs
                 ).__enter__()
             else:
                 table = _conform(table, schema)
@@ -248,8 +301,8 @@ def classify_files(
             raise InputError(
                 inputs[0] if len(inputs) == 1 else ", ".join(inputs), "no messages found"
             )
-        nuls = nul_note(writer.nul_cells)
         writer.__exit__(None, None, None)
+        notes = writer.notes + ([nul_note(writer.nul_cells)] if writer.nul_cells else [])
         writer = None
     except BaseException as exc:
         if writer is not None:
@@ -259,11 +312,12 @@ def classify_files(
     seconds = time.perf_counter() - started
     themes = f", {clustering.k} themes" if clustering is not None else ""
     skipped = f", {problems:,} part{'s' if problems != 1 else ''} skipped" if problems else ""
+    notes = [n for n in (renames_note(renamed), *notes) if n]
     return (
         f"classified {rows:,} messages in {seconds:.1f} s ({rows / max(seconds, 1e-9):,.0f}/s): "
         f"{counts[1]:,} spam, {counts[0]:,} ham; {counts[2]:,} negative, {counts[3]:,} neutral, "
-        f"{counts[4]:,} positive{themes}{skipped} -> {output}" + (f"; {nuls}" if nuls else "")
-    )
+        f"{counts[4]:,} positive{themes}{skipped} -> {output}"
+    ) + "".join(f"\nnote: {n}" for n in notes)
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:

@@ -14,7 +14,8 @@ Layout (``PRAGMA user_version`` = schema version, ``application_id`` marks Triag
   where row-wise inserts take many;
 - ``extra_chunks`` -- likewise for the original columns of tabular inputs;
 - ``labels(task, row, value, corrected)`` -- the user's labels, one row per labelled
-  message, upserted by every edit;
+  message, upserted by every edit; ``corrected`` is 1 for a correction of the model, 2 for
+  a confirmation of its prediction, 0 for an imported label;
 - ``edits(seq, at, task, text, n)`` -- the history of label edits, written in the same
   transaction as the labels (so a bulk edit is all or nothing, and checkable);
 - ``arrays(name, dtype, shape, data)`` -- predictions and cluster assignments as raw
@@ -125,6 +126,15 @@ BACKUP_GENERATIONS = 3
 class DamagedProject(ProjectError):
     """The project file is damaged or truncated (not merely locked, read-only or newer):
     :func:`recover` can bring back the last good state when a backup exists."""
+
+
+CORRECTED, CONFIRMED = 1, 2
+"""The ``labels.corrected`` codes (0: an imported label)."""
+
+
+def _how(corrected: np.ndarray, confirmed: np.ndarray) -> np.ndarray:
+    """The ``labels.corrected`` code per row (int64)."""
+    return np.where(corrected, CORRECTED, np.where(confirmed, CONFIRMED, 0)).astype(np.int64)
 
 
 def _now() -> str:
@@ -421,7 +431,7 @@ class Project:
             [command.task] * len(rows),
             rows.tolist(),
             command.values.astype(np.int64).tolist(),
-            command.corrected.astype(np.int64).tolist(),
+            _how(command.corrected, command.confirmed).tolist(),
             strict=True,
         )
         with self._lock:
@@ -694,8 +704,8 @@ class Project:
     @staticmethod
     def _write_labels(conn, task: str, collection: Collection, offset: int | None) -> None:
         user = collection.user[task]
-        corrected = collection.corrected[task]
-        rows = np.flatnonzero((user >= 0) | corrected)
+        how = _how(collection.corrected[task], collection.confirmed[task])
+        rows = np.flatnonzero((user >= 0) | (how != 0))
         base = offset or 0
         conn.executemany(
             "INSERT OR REPLACE INTO labels VALUES (?, ?, ?, ?)",
@@ -703,7 +713,7 @@ class Project:
                 [task] * len(rows),
                 (rows + base).tolist(),
                 user[rows].astype(np.int64).tolist(),
-                corrected[rows].astype(np.int64).tolist(),
+                how[rows].tolist(),
                 strict=True,
             ),
         )
@@ -943,13 +953,14 @@ def _meta_from(table: _Table) -> dict:
     return meta
 
 
-def _labels_from(table: _Table, n: int) -> tuple[dict, dict]:
+def _labels_from(table: _Table, n: int) -> tuple[dict, dict, dict]:
     """The label arrays, every stored label checked (messages are numbered from 1 for the
     user, as in every other message)."""
     user = {t: np.full(n, NO_LABEL, dtype=np.int8) for t in TASKS}
     corrected = {t: np.zeros(n, dtype=bool) for t in TASKS}
+    confirmed = {t: np.zeros(n, dtype=bool) for t in TASKS}
     if not len(table):
-        return user, corrected
+        return user, corrected, confirmed
     rows, values, corr = table.ints("row"), table.ints("value"), table.ints("corrected")
     tasks = table.codes[0]
     known = np.zeros(len(table), dtype=bool)
@@ -964,8 +975,8 @@ def _labels_from(table: _Table, n: int) -> tuple[dict, dict]:
         raise _Unreadable(
             f"it holds a label of message {rows[bad][0] + 1}, but it has {n:,} messages"
         )
-    if not np.isin(corr, (0, 1)).all():
-        raise _Unreadable("its labels' corrected marks are not 0 or 1")
+    if not np.isin(corr, (0, CORRECTED, CONFIRMED)).all():
+        raise _Unreadable("its labels' corrected marks are not 0, 1 or 2")
     for task in TASKS:
         mine = tasks == checksums.value_code(task)
         top = len(CLASSES[task]) - 1
@@ -977,8 +988,9 @@ def _labels_from(table: _Table, n: int) -> tuple[dict, dict]:
                 f"(codes are {NO_LABEL}..{top})"
             )
         user[task][at] = codes
-        corrected[task][at] = corr[mine].astype(bool)
-    return user, corrected
+        corrected[task][at] = corr[mine] == CORRECTED
+        confirmed[task][at] = corr[mine] == CONFIRMED
+    return user, corrected, confirmed
 
 
 def _edits_checked(table: _Table) -> None:
@@ -1043,7 +1055,7 @@ def _collection_from(tables: dict[str, _Table], hooks: Hooks) -> Collection:
         if len(tables["extra_chunks"])
         else pd.DataFrame(index=pd.RangeIndex(n))
     )
-    user, corrected = _labels_from(tables["labels"], n)
+    user, corrected, confirmed = _labels_from(tables["labels"], n)
     _edits_checked(tables["edits"])
     arrays = _arrays_from(tables["arrays"], n)
     collection = Collection(
@@ -1051,6 +1063,7 @@ def _collection_from(tables: dict[str, _Table], hooks: Hooks) -> Collection:
         extra=extra,
         user=user,
         corrected=corrected,
+        confirmed=confirmed,
         spam_prob=_sized(arrays.get("spam_prob"), n, np.float32, np.nan),
         sentiment_prob=_sized(arrays.get("sentiment_prob"), n, np.float32, np.nan, cols=3),
         cluster=_sized(arrays.get("cluster"), n, np.int32, -1),

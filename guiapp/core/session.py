@@ -101,6 +101,7 @@ def snapshot(collection: Collection) -> Collection:
         collection,
         user={t: a.copy() for t, a in collection.user.items()},
         corrected={t: a.copy() for t, a in collection.corrected.items()},
+        confirmed={t: a.copy() for t, a in collection.confirmed.items()},
         spam_prob=collection.spam_prob.copy(),
         sentiment_prob=collection.sentiment_prob.copy(),
         cluster=collection.cluster.copy(),

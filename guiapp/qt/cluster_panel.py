@@ -23,17 +23,22 @@ from guiapp.qt import style
 
 AUTO_K = 1  # the spin box's minimum stands for "choose k automatically"
 MAX_K = 60
+CURVE_HEIGHT = 130
 
 
 class SilhouetteCurve(QWidget):
-    """A small line chart of silhouette score against k, the chosen k marked."""
+    """A line chart of how well the messages separate (the silhouette score) for each
+    number of themes k tried, with both axes labelled and the chosen k marked."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.curve: list[tuple[int, float]] = []
         self.chosen = 0
-        self.setMinimumHeight(54)
-        self.setToolTip("Silhouette score for each k tried; the chosen k is marked")
+        self.setMinimumHeight(CURVE_HEIGHT)
+        self.setToolTip(
+            "How well the messages separate into k themes (silhouette score: higher is "
+            "better), for each k tried; the chosen k is marked"
+        )
 
     def set_curve(self, curve, chosen: int) -> None:
         self.curve = [(int(k), float(s)) for k, s in curve]
@@ -42,14 +47,22 @@ class SilhouetteCurve(QWidget):
         self.update()
 
     def sizeHint(self) -> QSize:
-        return QSize(200, 60)
+        return QSize(220, CURVE_HEIGHT)
+
+    def plot_rect(self) -> QRectF:
+        """Where the curve is drawn, inside the axes' labels."""
+        metrics = self.fontMetrics()
+        left = metrics.horizontalAdvance("0.000") + 8
+        line = metrics.height()
+        return QRectF(self.rect()).adjusted(left, line + 6, -8, -(2 * line + 6))
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
         if len(self.curve) < 2:
             return
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        rect = QRectF(self.rect()).adjusted(6, 14, -6, -14)
+        rect = self.plot_rect()
+        line = self.fontMetrics().height()
         ks = [k for k, _ in self.curve]
         ss = [s for _, s in self.curve]
         k0, k1 = min(ks), max(ks)
@@ -61,35 +74,41 @@ class SilhouetteCurve(QWidget):
             y = rect.bottom() - (s - s0) / span_s * rect.height()
             return QPointF(x, y)
 
+        muted = QColor(style.MUTED_TEXT)
+        # Axes: y from the lowest to the highest score, x over the k tried.
+        painter.setPen(QPen(muted, 1))
+        painter.drawLine(rect.bottomLeft(), rect.bottomRight())
+        painter.drawLine(rect.bottomLeft(), rect.topLeft())
+        right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        for value, y in ((s1, rect.top()), (s0, rect.bottom())):
+            painter.drawText(QRectF(0, y - line / 2, rect.left() - 4, line), right, f"{value:.3f}")
+        ticks = sorted({k0, k1, self.chosen} & set(ks))
+        for k in ticks:
+            x = point(k, s0).x()
+            painter.drawLine(QPointF(x, rect.bottom()), QPointF(x, rect.bottom() + 3))
+            label = QRectF(x - 20, rect.bottom() + 3, 40, line)
+            painter.drawText(label, Qt.AlignmentFlag.AlignCenter, str(k))
+        painter.drawText(
+            QRectF(rect.left(), rect.bottom() + 3 + line, rect.width(), line),
+            Qt.AlignmentFlag.AlignCenter,
+            "number of themes (k)",
+        )
         path = QPainterPath(point(*self.curve[0]))
         for k, s in self.curve[1:]:
             path.lineTo(point(k, s))
-        painter.setPen(QPen(QColor(style.SCORE_BAR_COLOUR), 1.6))
+        painter.setPen(QPen(QColor(style.SCORE_BAR_COLOUR), 1.8))
         painter.drawPath(path)
-        muted = QColor(style.MUTED_TEXT)
-        painter.setPen(muted)
-        font = painter.font()
-        font.setPointSizeF(max(6.5, font.pointSizeF() - 1.5))
-        painter.setFont(font)
-        painter.drawText(QRectF(rect.left(), rect.bottom() + 1, 40, 13), f"k={k0}")
-        painter.drawText(
-            QRectF(rect.right() - 40, rect.bottom() + 1, 40, 13),
-            Qt.AlignmentFlag.AlignRight,
-            f"k={k1}",
-        )
         for k, s in self.curve:
             if k == self.chosen:
                 p = point(k, s)
                 painter.setPen(Qt.PenStyle.NoPen)
                 painter.setBrush(QColor(style.CORRECTED_COLOUR))
-                painter.drawEllipse(p, 3.5, 3.5)
+                painter.drawEllipse(p, 4, 4)
                 painter.setPen(QColor(style.CORRECTED_COLOUR))
-                text = f"k = {k}  (silhouette {s:.3f})"
+                text = f"k = {k}: the best separation ({s:.3f})"
                 width = painter.fontMetrics().horizontalAdvance(text) + 4
                 left = min(max(p.x() - width / 2, 0.0), max(0.0, self.width() - width))
-                painter.drawText(
-                    QRectF(left, rect.top() - 14, width, 13), Qt.AlignmentFlag.AlignCenter, text
-                )
+                painter.drawText(QRectF(left, 2, width, line), Qt.AlignmentFlag.AlignCenter, text)
         painter.end()
 
 

@@ -14,8 +14,8 @@ group: the retrain's worker process, which never touches the project). Then:
 2. the edits log holds every acknowledged edit, in order, with its task and row count, and
    at most one more: the edit the window was saving when it died (``DO`` without ``ACK``);
 3. **the labels equal the base project's with exactly the logged edits replayed** (a set
-   edit gives its rows its code and marks them corrected; an Undo gives the undone edit's
-   rows back the values they had before it). A half-written bulk edit would show as rows
+   edit gives its rows its code and marks them given in Triage -- corrected or confirmed;
+   an Undo gives the undone edit's rows back the values they had before it). A half-written bulk edit would show as rows
    that differ from the replay: so a bulk edit is either logged and complete, or absent;
 4. the export target is absent or a complete export (every message, every column); a killed
    export may leave only a hidden ``.NAME.*.partial`` temporary beside it, which the next
@@ -95,7 +95,7 @@ class BaseState:
     n: int
     edits: int
     user: dict[str, np.ndarray]
-    corrected: dict[str, np.ndarray]
+    corrected: dict[str, np.ndarray]  # labels given in Triage: corrected or confirmed
     model_versions: dict[str, str]
 
     @classmethod
@@ -109,7 +109,7 @@ class BaseState:
                 len(c),
                 project.edit_count(),
                 {t: c.user[t].copy() for t in TASKS},
-                {t: c.corrected[t].copy() for t in TASKS},
+                {t: c.corrected[t] | c.confirmed[t] for t in TASKS},
                 dict(c.model_versions),
             )
         finally:
@@ -545,7 +545,10 @@ def check_project(
             result.pending = "rolled back"
         for task in TASKS:
             wrong_user = np.flatnonzero(c.user[task] != replay.user[task])
-            wrong_corr = np.flatnonzero(c.corrected[task] != replay.corrected[task])
+            # Whether a label was given in Triage (a correction or a confirmation: which one
+            # depends on the predictions of the moment, which retrains change).
+            given = c.corrected[task] | c.confirmed[task]
+            wrong_corr = np.flatnonzero(given != replay.corrected[task])
             if len(wrong_user) or len(wrong_corr):
                 failures.append(
                     f"{task}: {len(wrong_user)} labels and {len(wrong_corr)} corrected flags "

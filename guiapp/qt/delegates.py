@@ -52,15 +52,20 @@ class LabelDelegate(QStyledItemDelegate):
         ratio = painter.device().devicePixelRatioF() if painter.device() is not None else 1.0
         if opt.font != self._font:
             self._font, self._font_key = QFont(opt.font), opt.font.key()
-        key = (text, code, by_user, rect.width(), rect.height(), self._font_key, ratio)
+        selected = bool(opt.state & QStyle.StateFlag.State_Selected)
+        key = (text, code, by_user, selected, rect.width(), rect.height(), self._font_key, ratio)
         pixmap = self._pills.get(key)
         if pixmap is None:
             if len(self._pills) > 512:  # column widths change: keep the cache small
                 self._pills.clear()
-            pixmap = self._pills[key] = self._pill(text, code, by_user, opt.font, rect, ratio)
+            pixmap = self._pills[key] = self._pill(
+                text, code, by_user, opt.font, rect, ratio, selected=selected
+            )
         painter.drawPixmap(rect.topLeft(), pixmap)
 
-    def _pill(self, text: str, code: int, by_user: bool, base: QFont, rect, ratio) -> QPixmap:
+    def _pill(
+        self, text: str, code: int, by_user: bool, base: QFont, rect, ratio, *, selected=False
+    ) -> QPixmap:
         pixmap = QPixmap(int(rect.width() * ratio), int(rect.height() * ratio))
         pixmap.setDevicePixelRatio(ratio)
         pixmap.fill(Qt.GlobalColor.transparent)
@@ -81,11 +86,14 @@ class LabelDelegate(QStyledItemDelegate):
                 painter.drawRoundedRect(pill, radius, radius)
                 painter.setPen(QColor("white"))
             else:
-                pale = QColor(colour)
-                pale.setAlpha(28)
-                painter.setBrush(pale)
-                painter.setPen(QPen(colour, 1))
-                painter.drawRoundedRect(pill.adjusted(0.5, 0.5, -0.5, -0.5), radius, radius)
+                # On a selected row's highlight a pale fill vanished: the outlined pill gets
+                # an opaque white inside there, so its colour reads on any highlight.
+                fill = QColor("white") if selected else QColor(colour)
+                if not selected:
+                    fill.setAlpha(28)
+                painter.setBrush(fill)
+                painter.setPen(QPen(colour, 1.5))
+                painter.drawRoundedRect(pill.adjusted(0.75, 0.75, -0.75, -0.75), radius, radius)
                 painter.setPen(colour)
             painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, text)
         finally:

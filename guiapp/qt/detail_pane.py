@@ -7,12 +7,15 @@ import math
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont, QTextOption
-from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
+from PySide6.QtGui import QColor, QFont, QTextCharFormat, QTextOption
+from PySide6.QtWidgets import QLabel, QPlainTextEdit, QTextEdit, QVBoxLayout, QWidget
 
 from guiapp.core.collection import Collection
+from guiapp.core.export import source_name
 from guiapp.core.messages import CLASSES, NO_LABEL
 from guiapp.qt import style
+
+MAX_HIGHLIGHTS = 2_000  # a long mail full of one short word stays quick to show
 
 
 class DetailPane(QWidget):
@@ -20,6 +23,7 @@ class DetailPane(QWidget):
         super().__init__(parent)
         self.collection: Collection | None = None
         self.store_row = -1
+        self.terms: list[str] = []
         layout = QVBoxLayout(self)
         layout.setContentsMargins(10, 8, 10, 8)
         layout.setSpacing(6)
@@ -54,6 +58,29 @@ class DetailPane(QWidget):
         self.header.setText(self._header_html(collection, store_row))
         text = collection.messages["text"].iat[store_row] or ""
         self.text.setPlainText(text)
+        self._highlight()
+
+    def set_highlight(self, terms: list[str]) -> None:
+        """Mark every occurrence of the search words in the text (case-insensitive, as the
+        search matches them)."""
+        if terms != self.terms:
+            self.terms = list(terms)
+            self._highlight()
+
+    def _highlight(self) -> None:
+        found: list[QTextEdit.ExtraSelection] = []
+        document = self.text.document()
+        marked = QTextCharFormat()
+        marked.setBackground(QColor(style.SEARCH_HIGHLIGHT))
+        for term in self.terms:
+            cursor = document.find(term, 0)
+            while not cursor.isNull() and len(found) < MAX_HIGHLIGHTS:
+                selection = QTextEdit.ExtraSelection()
+                selection.cursor = cursor
+                selection.format = marked
+                found.append(selection)
+                cursor = document.find(term, cursor)
+        self.text.setExtraSelections(found)
 
     def refresh(self) -> None:
         self.show_row(self.collection, self.store_row)
@@ -66,7 +93,7 @@ class DetailPane(QWidget):
             get("sender"),
             get("date"),
             get("kind"),
-            get("source"),
+            html.escape(source_name(str(m["source"].iat[row] or ""))),
         )
         parts = []
         if subject:
@@ -96,10 +123,14 @@ class DetailPane(QWidget):
 
     def _task_row(self, c: Collection, task: str, row: int) -> str:
         user = int(c.user[task][row])
-        corrected = bool(c.corrected[task][row])
         cells = []
         if user != NO_LABEL:
-            how = "corrected by you" if corrected else "imported label"
+            if c.corrected[task][row]:
+                how = "corrected by you"
+            elif c.confirmed[task][row]:
+                how = "confirmed by you"
+            else:
+                how = "imported label"
             cells.append(
                 style.label_html(task, CLASSES[task][user], user, by_user=True)
                 + f' <span style="color:{style.MUTED_TEXT}">{how}</span>'

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QRadioButton,
     QTableWidget,
@@ -177,8 +178,9 @@ class ProblemsDialog(QDialog):
         layout.addWidget(
             QLabel(
                 f"<b>{loaded:,} messages were imported.</b> "
-                f"{n:,} part{'s' if n != 1 else ''} of the input could not be read and "
-                f"{'were' if n != 1 else 'was'} skipped:"
+                f"{n:,} part{'s' if n != 1 else ''} of the input "
+                f"{'were' if n != 1 else 'was'} left out or read only in part "
+                "(each line says which):"
             )
         )
         rows = [[_short_location(p.location), p.reason] for p in self.problems]
@@ -259,12 +261,28 @@ EXPORT_SCOPES = (
 )
 
 
-class ExportDialog(QDialog):
-    """Scope and path of a labelled CSV export."""
+EXPORT_FORMATS = (
+    ("csv", "CSV", ".csv", "CSV files (*.csv)"),
+    ("xlsx", "Excel workbook", ".xlsx", "Excel workbooks (*.xlsx)"),
+)
 
-    def __init__(self, counts: dict[str, int], path: str, scope: str = "all", parent=None):
+
+class ExportDialog(QDialog):
+    """Scope, format and path of a labelled export, and whether a CSV is made safe for
+    spreadsheets (the window remembers the last format and that choice)."""
+
+    def __init__(
+        self,
+        counts: dict[str, int],
+        path: str,
+        scope: str = "all",
+        parent=None,
+        *,
+        format: str = "csv",
+        spreadsheet_safe: bool = False,
+    ):
         super().__init__(parent)
-        self.setWindowTitle("Export labelled CSV")
+        self.setWindowTitle("Export labelled messages")
         self.resize(560, 0)
         layout = QVBoxLayout(self)
         group = QGroupBox("Messages to export", self)
@@ -281,26 +299,40 @@ class ExportDialog(QDialog):
         chosen = scope if counts.get(scope, 0) else "all"
         self.radios[chosen].setChecked(True)
         layout.addWidget(group)
+
+        form = QFormLayout()
+        self.format_combo = QComboBox(self)
+        self.format_combo.setAccessibleName("Format")
+        for key, title, _suffix, _filter in EXPORT_FORMATS:
+            self.format_combo.addItem(title, key)
+        self.format_combo.setCurrentIndex(max(0, self.format_combo.findData(format)))
+        form.addRow("Format:", self.format_combo)
         row = QHBoxLayout()
         self.path_edit = QLineEdit(path, self)
         self.path_edit.setAccessibleName("Export file")
         browse = QPushButton("Browse…", self)
         browse.clicked.connect(self._browse)
-        row.addWidget(QLabel("File:"))
         row.addWidget(self.path_edit, 1)
         row.addWidget(browse)
-        layout.addLayout(row)
+        form.addRow("File:", row)
+        layout.addLayout(form)
+        self.safe_box = QCheckBox("Safe for spreadsheets", self)
+        self.safe_box.setChecked(spreadsheet_safe)
+        layout.addWidget(self.safe_box)
+        self.format_note = _muted("")
+        layout.addWidget(self.format_note)
         layout.addWidget(
             _muted(
                 "One row per message: text columns, your label or the model's (and which), "
-                "scores, theme and keywords, whether you corrected it. Cells a spreadsheet "
-                "would run as formulas are made safe; Triage reads them back exactly."
+                "scores, theme and keywords, whether you corrected it."
             )
         )
         self.buttons = ok_cancel_buttons(self, "Export")
         layout.addWidget(self.buttons)
         self.path_edit.textChanged.connect(self._update)
-        self._update()
+        self.format_combo.currentIndexChanged.connect(self._on_format_changed)
+        self.safe_box.toggled.connect(self._update)
+        self._on_format_changed()
 
     def scope(self) -> str:
         for key, radio in self.radios.items():
@@ -308,21 +340,94 @@ class ExportDialog(QDialog):
                 return key
         return "all"
 
+    def format(self) -> str:
+        return self.format_combo.currentData()
+
+    def spreadsheet_safe(self) -> bool:
+        """Whether the CSV escapes formula-like cells (a workbook never needs it)."""
+        return self.format() == "csv" and self.safe_box.isChecked()
+
+    def _suffix(self) -> str:
+        return next(f[2] for f in EXPORT_FORMATS if f[0] == self.format())
+
     def path(self) -> str:
         text = self.path_edit.text().strip()
-        if text and not text.lower().endswith(".csv"):
-            text += ".csv"
+        if text and not text.lower().endswith(self._suffix()):
+            text += self._suffix()
         return text
 
     def _browse(self) -> None:
+        filter_ = next(f[3] for f in EXPORT_FORMATS if f[0] == self.format())
         path, _ = QFileDialog.getSaveFileName(
-            self, "Export labelled CSV", self.path_edit.text(), "CSV files (*.csv)"
+            self, "Export labelled messages", self.path_edit.text(), filter_
         )
         if path:
             self.path_edit.setText(path)
 
+    def _on_format_changed(self) -> None:
+        # The file name follows the format: "x.csv" becomes "x.xlsx" and back.
+        text = self.path_edit.text().strip()
+        for _key, _title, suffix, _filter in EXPORT_FORMATS:
+            if text.lower().endswith(suffix) and suffix != self._suffix():
+                self.path_edit.setText(text[: -len(suffix)] + self._suffix())
+                break
+        self.safe_box.setEnabled(self.format() == "csv")
+        self._update()
+
     def _update(self) -> None:
+        if self.format() == "xlsx":
+            note = (
+                "Every cell is written as text, so a spreadsheet never runs one as a formula. "
+                "Excel holds up to 1,048,575 rows and 32,767 characters a cell."
+            )
+        elif self.safe_box.isChecked():
+            note = (
+                "Texts that start with = + - or @ get a leading ' so a spreadsheet does not "
+                "run them as formulas (Triage removes it when you import the file again). "
+                "Other programs (pandas, R) will see the '."
+            )
+        else:
+            note = (
+                "Every text is written exactly as it is, for pandas, R or Triage. Opened in a "
+                "spreadsheet, a text starting with = could run as a formula: tick "
+                "\u201cSafe for spreadsheets\u201d or choose Excel workbook for that."
+            )
+        self.format_note.setText(note)
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(bool(self.path()))
+        # Tall enough for the wrapped notes at this width (the minimum Qt derives for a
+        # dialog with wrapping labels squeezed the radio buttons together).
+        needed = self.layout().totalHeightForWidth(self.width())
+        if needed > self.height():
+            self.resize(self.width(), needed)
+
+
+# ----------------------------------------------------------------------------- reopening
+class ExistingProjectDialog(QMessageBox):
+    """These files already have a project: open it (the default) or import them anew.
+
+    ``projects`` are :class:`~guiapp.core.project_index.ProjectSummary`, newest first;
+    :attr:`open_button` opens the first.
+    """
+
+    def __init__(self, names: list[str], projects, parent=None):
+        super().__init__(parent)
+        files = ", ".join(names[:3]) + (f" and {len(names) - 3:,} more" if len(names) > 3 else "")
+        self.setWindowTitle("Already in a project")
+        self.setIcon(QMessageBox.Icon.Question)
+        self.setText(f"{files} {'is' if len(names) == 1 else 'are'} already in a project.")
+        newest = projects[0]
+        lines = [f"Project: {newest.describe()}", f"File: {newest.path}"]
+        if len(projects) > 1:
+            lines.append(f"({len(projects) - 1:,} older project(s) were made from the same files.)")
+        lines.append(
+            "Open it to carry on with your labels, or import the files again into a new, "
+            "separate project (this one is kept as it is)."
+        )
+        self.setInformativeText("\n\n".join(lines))
+        self.open_button = self.addButton("Open Project", QMessageBox.ButtonRole.AcceptRole)
+        self.new_button = self.addButton("Import as New Project", QMessageBox.ButtonRole.ActionRole)
+        self.addButton(QMessageBox.StandardButton.Cancel)
+        self.setDefaultButton(self.open_button)
 
 
 # ----------------------------------------------------------------------------- shortcuts
@@ -345,9 +450,23 @@ class ShortcutsDialog(QDialog):
             ["Clear the search and filters", "Esc (in the filter bar)"],
         ]
         table = _table(["Action", "Keys"], rows, self)
-        table.horizontalHeader().setStretchLastSection(True)
-        table.setColumnWidth(0, 330)
+        # Both columns as wide as their longest entry, so no key is ever cut ("Ctrl+Sh…");
+        # the dialog grows to fit them (up to most of the screen).
+        header = table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        table.resizeColumnsToContents()
+        table.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.table = table
         layout.addWidget(table)
+        spacing = 3 * table.fontMetrics().horizontalAdvance("M")
+        width = table.columnWidth(0) + table.sizeHintForColumn(1) + spacing
+        width += table.verticalScrollBar().sizeHint().width() + 2 * table.frameWidth()
+        margins = layout.contentsMargins()
+        width += margins.left() + margins.right()
+        screen = QGuiApplication.primaryScreen()
+        limit = screen.availableGeometry().width() * 9 // 10 if screen else width
+        self.resize(min(max(width, 480), limit), 560)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
@@ -355,6 +474,7 @@ class ShortcutsDialog(QDialog):
 
 __all__ = [
     "ColumnMappingDialog",
+    "ExistingProjectDialog",
     "ExportDialog",
     "ProblemsDialog",
     "RetrainDialog",

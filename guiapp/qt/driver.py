@@ -318,7 +318,10 @@ def run(argv: list[str] | None = None) -> int:
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     settings_path = args.settings or str(Path(args.project).with_suffix(".settings.ini"))
-    window = MainWindow(Settings.at(settings_path))
+    settings = Settings.at(settings_path)
+    # The script is the user, and has decided: its bulk edits must not wait for a question.
+    settings.confirm_bulk_labels = False
+    window = MainWindow(settings)
     window.show()
     script = Script(
         window,

@@ -151,6 +151,10 @@ class FilterBar(QWidget):
         self.score.setSingleStep(0.01)
         self.score.setDecimals(2)
         self.score.setValue((0.0, 1.0))
+        # Each bound once, as an editable value at its end of the slider (superqt's default
+        # also labels the handles, so "0.00" and "1.00" were printed twice).
+        self.score.setHandleLabelPosition(QLabeledDoubleRangeSlider.LabelPosition.NoLabel)
+        self.score.setEdgeLabelMode(QLabeledDoubleRangeSlider.EdgeLabelMode.LabelIsValue)
         self.score.setMinimumWidth(130)
         self.score.setToolTip("Score between: narrow it to find the uncertain ones")
         layout.addWidget(self.score, 2)

@@ -29,6 +29,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
+    QCheckBox,
     QFileDialog,
     QLabel,
     QMainWindow,
@@ -46,12 +47,14 @@ from guiapp.core.errors import InputError, ModelError
 from guiapp.core.imports import import_heavy
 from guiapp.core.messages import CLASSES, KINDS, NO_LABEL, TASKS
 from guiapp.core.project import SUFFIX, DamagedProject, Project, backup_paths, backups
+from guiapp.core.project_index import projects_for_sources
 from guiapp.core.project_lock import ProjectLocked
 from guiapp.qt import style
 from guiapp.qt.cluster_panel import ClusterPanel
 from guiapp.qt.detail_pane import DetailPane
 from guiapp.qt.dialogs import (
     ColumnMappingDialog,
+    ExistingProjectDialog,
     ExportDialog,
     ProblemsDialog,
     RetrainDialog,
@@ -75,6 +78,17 @@ from guiapp.qt.undo import LabelEditor
 from guiapp.qt.workers import TaskRunner
 
 APP_TITLE = "Triage"
+DEFAULT_SIZE = (1440, 880)
+BULK_CONFIRM_ABOVE = 1_000  # messages one action labels before it asks
+CLUSTER_K_KEY = "cluster_k"  # a project's own k for re-grouping ("auto" or a number)
+
+
+def _project_k(project) -> int | str:
+    value = project.load_json(CLUSTER_K_KEY, "auto")
+    return value if value == "auto" or (isinstance(value, int) and value > 1) else "auto"
+
+
+SPLITTER_SHARES = (0.18, 0.60, 0.22)  # themes, table, detail pane
 OPEN_FILTER = (
     "Messages (*.csv *.tsv *.tab *.txt *.json *.jsonl *.ndjson *.js *.mbox *.mbx *.eml "
     "*.parquet *.gz *.zip *.triage);;"
@@ -214,7 +228,13 @@ class MainWindow(QMainWindow):
 
         self.setWindowTitle(APP_TITLE)
         self.setAcceptDrops(True)
-        self.resize(1440, 880)
+        # The first start (no saved geometry) fits the screen: a window manager would clamp
+        # a bigger one, and without one (Xvfb, some tiling setups) its right side was lost.
+        screen = self.screen().availableGeometry() if self.screen() is not None else None
+        width = min(DEFAULT_SIZE[0], screen.width()) if screen else DEFAULT_SIZE[0]
+        height = min(DEFAULT_SIZE[1], screen.height()) if screen else DEFAULT_SIZE[1]
+        self.resize(width, height)
+        self._columns_fitted = False  # the user's saved column widths win over fitting
 
         # ---- central widgets
         self.model = MessageTableModel(parent=self)
@@ -228,12 +248,12 @@ class MainWindow(QMainWindow):
             )
         )
         self.model.order_changed.connect(self._schedule_counts)
+        self.model.order_changed.connect(self._on_model_order_changed)
         self.filter_bar = FilterBar(self)
         self.filter_bar.filter_changed.connect(self._on_filter_bar_filter_changed)
         self.filter_bar.set_counts_provider(self._facet_counts)
         self.detail = DetailPane(self)
         self.clusters = ClusterPanel(self)
-        self.clusters.set_k(settings.cluster_k or "auto")
         self.clusters.cluster_selected.connect(self._on_clusters_cluster_selected)
         self.clusters.recluster_requested.connect(self.recluster)
         self.clusters.label_cluster_requested.connect(self.label_cluster)
@@ -248,7 +268,7 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 0)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setStretchFactor(2, 0)
-        self.splitter.setSizes([270, 850, 320])
+        self.splitter.setSizes([round(width * f) for f in SPLITTER_SHARES])
         self.splitter.setChildrenCollapsible(True)
         centre = QWidget(self)
         centre_layout = QVBoxLayout(centre)
@@ -279,8 +299,20 @@ class MainWindow(QMainWindow):
         self._restore_state()
         self.runner.task_started.connect(lambda _: self._update_actions())
         self.runner.task_ended.connect(lambda _: self._update_actions())
+        self.runner.task_started.connect(lambda _: self._schedule_counts())
+        self.runner.task_ended.connect(lambda _: self._schedule_counts())
         self._update_actions()
         self._update_counts()
+        self.drop_hint = QLabel(self)
+        self.drop_hint.setObjectName("drop_hint")
+        self.drop_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.drop_hint.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.drop_hint.setStyleSheet(
+            f"QLabel#drop_hint {{ border: 3px dashed {style.CORRECTED_COLOUR};"
+            " border-radius: 12px; background: rgba(21, 101, 192, 40);"
+            f" color: {style.CORRECTED_COLOUR}; font-size: 18pt; font-weight: 600; }}"
+        )
+        self.drop_hint.hide()
 
     # ================================================================== actions
     def _action(self, text, slot, shortcut=None, tip="", checkable=False) -> QAction:
@@ -608,6 +640,9 @@ class MainWindow(QMainWindow):
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
         if not self._warmed_up:
+            if not self._splitter_restored:
+                # Shares of the width the window really has (the screen may have clamped it).
+                self.splitter.setSizes([round(self.width() * f) for f in SPLITTER_SHARES])
             self._warmed_up = True
             # After the first paint, so it does not delay it.
             QTimer.singleShot(0, self, self._start_warm_up)
@@ -625,11 +660,13 @@ class MainWindow(QMainWindow):
         if not s.window_state.isEmpty():
             self.restoreState(s.window_state)
         splitter = s.splitter_state("main")
+        self._splitter_restored = not splitter.isEmpty()
         if not splitter.isEmpty():
             self.splitter.restoreState(splitter)
         header = s.header_state
         if not header.isEmpty():
             self.table.horizontalHeader().restoreState(header)
+            self._columns_fitted = True
             # A restored sort indicator must not sort the (still empty) model.
             self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
 
@@ -639,7 +676,6 @@ class MainWindow(QMainWindow):
         s.window_state = self.saveState()
         s.set_splitter_state("main", self.splitter.saveState())
         s.header_state = self.table.horizontalHeader().saveState()
-        s.cluster_k = 0 if self.clusters.k() == "auto" else int(self.clusters.k())
         if self.project is not None:
             s.last_project = str(self.project.path)
         s.sync()
@@ -708,7 +744,11 @@ class MainWindow(QMainWindow):
         label_columns: dict | None = None,
         project_path: str | Path | None = None,
     ) -> None:
-        """Import files into a new project in the background (projects open directly)."""
+        """Import files into a new project in the background (projects open directly).
+
+        Files that already have a project (made from exactly these files) ask first: open
+        that project -- the default, the user's labels are there -- or import anew.
+        """
         projects = [p for p in paths if str(p).endswith(SUFFIX)]
         if projects:
             self.open_project(projects[0])
@@ -717,7 +757,37 @@ class MainWindow(QMainWindow):
         if missing:
             self.notifier.error(InputError(missing[0], "no such file or folder"))
             return
-        k = self.clusters.k()
+        if project_path is None and text_column is None and label_columns is None:
+            existing = projects_for_sources(paths, session.projects_dir())
+            if existing:
+                self._ask_existing_project(paths, existing)
+                return
+        self._start_import(
+            paths, text_column=text_column, label_columns=label_columns, project_path=project_path
+        )
+
+    def _ask_existing_project(self, paths: list[str], existing) -> None:
+        dialog = ExistingProjectDialog([Path(p).name for p in paths], existing, self)
+        self.last_dialog = dialog
+
+        def chosen(button) -> None:
+            if button is dialog.open_button:
+                self.open_project(existing[0].path)
+            elif button is dialog.new_button:
+                self._start_import(paths)
+
+        dialog.buttonClicked.connect(chosen)
+        dialog.open()
+
+    def _start_import(
+        self,
+        paths: list[str],
+        *,
+        text_column: str | None = None,
+        label_columns: dict | None = None,
+        project_path: str | Path | None = None,
+    ) -> None:
+        k = "auto"  # a new collection's own k is chosen for it (the shown project's is its own)
         # Reading, predicting and grouping a big import is heavy: a child process does it
         # and leaves a closed project file, which a thread then opens for the window.
         self.runner.start(
@@ -869,8 +939,12 @@ class MainWindow(QMainWindow):
         self.last_retrain = None
         self.model_problems = {}  # the next prediction says again
         collection = project.collection
+        self.clusters.set_k(_project_k(project))
         self.model.set_collection(collection, view)
         self.table.hide_empty_columns()
+        if not self._columns_fitted:
+            self.table.fit_columns()
+            self._columns_fitted = True
         # Filters of the previous project mean nothing here: clear them without emitting
         # (the filter is applied once, below, to the new collection).
         self.filter_bar.blockSignals(True)
@@ -973,14 +1047,33 @@ class MainWindow(QMainWindow):
 
     # ================================================================== drag and drop
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
-        if event.mimeData().hasUrls() and any(u.isLocalFile() for u in event.mimeData().urls()):
+        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+        files = [u for u in urls if u.isLocalFile()]
+        if files:
             event.acceptProposedAction()
+            names = ", ".join(Path(u.toLocalFile()).name for u in files[:3])
+            more = f" and {len(files) - 3:,} more" if len(files) > 3 else ""
+            self._show_drop_hint(f"Drop to open {names}{more}")
+
+    def dragLeaveEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self._show_drop_hint("")
 
     def dropEvent(self, event) -> None:  # noqa: N802 - Qt override
+        self._show_drop_hint("")
         paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
         if paths:
             event.acceptProposedAction()
             self.open_paths(paths)
+
+    def _show_drop_hint(self, text: str) -> None:
+        """A highlighted frame over the window while files are dragged over it."""
+        if not text:
+            self.drop_hint.hide()
+            return
+        self.drop_hint.setText(text)
+        self.drop_hint.setGeometry(self.centralWidget().geometry().adjusted(12, 12, -12, -12))
+        self.drop_hint.raise_()
+        self.drop_hint.show()
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -1034,16 +1127,49 @@ class MainWindow(QMainWindow):
         if not len(rows):
             self.notifier.status("Select messages to label first.")
             return
-        if self.label_rows(task, rows, code) and len(rows) == 1 and self.act_advance.isChecked():
+        if len(rows) > 1:
+            self.label_many(task, rows, code)
+        elif self.label_rows(task, rows, code) and self.act_advance.isChecked():
             self.table.advance()
 
     def label_shown(self, task: str, code: int) -> None:
-        self.label_rows(task, np.sort(self.model.order), code)
+        self.label_many(task, np.sort(self.model.order), code)
 
     def label_cluster(self, number: int, task: str, code: int) -> None:
         if self.collection is None:
             return
-        self.label_rows(task, np.flatnonzero(self.collection.cluster == number), code)
+        self.label_many(task, np.flatnonzero(self.collection.cluster == number), code)
+
+    def label_many(self, task: str, rows: np.ndarray, code: int) -> None:
+        """One user action that labels ``rows``: past :data:`BULK_CONFIRM_ABOVE` messages it
+        asks first (undo exists, but one mis-click relabelled 110 at once)."""
+        if len(rows) <= BULK_CONFIRM_ABOVE or not self.settings.confirm_bulk_labels:
+            self.label_rows(task, rows, code)
+            return
+        from guiapp.core.commands import describe
+
+        what = describe(task, code, len(rows))
+        box = QMessageBox(
+            QMessageBox.Icon.Question,
+            "Label many messages?",
+            f"{what[0].upper()}{what[1:]}?",
+            QMessageBox.StandardButton.Cancel,
+            self,
+        )
+        box.setInformativeText("Edit ▸ Undo (Ctrl+Z) takes it back in one step.")
+        go = box.addButton(what[0].upper() + what[1:], QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(go)
+        box.setCheckBox(QCheckBox("Do not ask again", box))
+        self.last_dialog = box
+
+        def answered(button) -> None:
+            if button is go:
+                if box.checkBox().isChecked():
+                    self.settings.confirm_bulk_labels = False
+                self.label_rows(task, rows, code)
+
+        box.buttonClicked.connect(answered)
+        box.open()
 
     def label_current_theme(self, task: str, code: int) -> None:
         store = self.table.current_store_row()
@@ -1149,14 +1275,19 @@ class MainWindow(QMainWindow):
     def _update_counts(self) -> None:
         c = self.collection
         if c is None:
+            # While the first collection is being opened its progress says so on its own.
+            opening = self.runner.is_running("open")
             self.counts_label.setText(
-                "No collection open. Open messages with Ctrl+O or drop files here."
+                ""
+                if opening
+                else "No collection open. Open messages with Ctrl+O or drop files here."
             )
             return
         total = len(c)
         shown = len(self.model.order)
         by_user = int(c.labelled_by_user().sum())
         corrected = int(c.any_corrected().sum())
+        confirmed = int(c.any_confirmed().sum())
         counts = session.label_counts(
             c,
             self.model.order if shown != total else None,
@@ -1165,7 +1296,9 @@ class MainWindow(QMainWindow):
         parts = [f"<b>{shown:,}</b> of {total:,} shown"]
         if self._search_pending:
             parts[0] += " (searching…)"
-        parts.append(f"labelled by you <b>{by_user:,}</b> ({corrected:,} corrected)")
+        parts.append(
+            f"labelled by you <b>{by_user:,}</b> ({corrected:,} corrected, {confirmed:,} confirmed)"
+        )
         for task in TASKS:
             cells = []
             for code, name in enumerate(CLASSES[task]):
@@ -1205,6 +1338,20 @@ class MainWindow(QMainWindow):
 
     def _on_table_current_row_changed(self, store: int) -> None:
         self.detail.show_row(self.collection, store)
+
+    def _on_model_order_changed(self) -> None:
+        """An empty result says so, and the detail pane no longer shows a hidden message."""
+        empty = self.collection is not None and self.model.rowCount() == 0
+        if empty and len(self.collection):
+            self.table.set_empty_text(
+                "No messages match the search and filters.\n"
+                "Press Esc in the search box or click Clear to see them all."
+            )
+        else:
+            self.table.set_empty_text("")
+        if empty:
+            self.detail.show_row(self.collection, -1)
+        self.detail.set_highlight(query.search_terms(self._spec.text))
 
     # ================================================================== predictions & themes
     def predict_all(self) -> None:
@@ -1251,8 +1398,8 @@ class MainWindow(QMainWindow):
         if self.project.read_only:
             self.notifier.status("This project is open read-only: its themes cannot change.")
             return
-        self.settings.cluster_k = 0 if k == "auto" else int(k)
         project = self.project
+        project.save_json(CLUSTER_K_KEY, k)  # this project's k, not the next one's
         self.runner.start(
             "cluster",
             session.cluster,
@@ -1629,21 +1776,40 @@ class MainWindow(QMainWindow):
         }
         folder = self.settings.export_dir or str(Path.home())
         name = self.project.load_json("name", self.project.path.stem) if self.project else "triage"
-        default = str(Path(folder) / f"{name} labelled.csv")
+        fmt = self.settings.export_format if self.settings.export_format == "xlsx" else "csv"
+        default = str(Path(folder) / f"{name} labelled.{fmt}")
         scope = "filter" if not self._spec.is_empty() else "all"
-        dialog = ExportDialog(counts, default, scope, self)
+        dialog = ExportDialog(
+            counts,
+            default,
+            scope,
+            self,
+            format=fmt,
+            spreadsheet_safe=self.settings.export_spreadsheet_safe,
+        )
         self.last_dialog = dialog
 
         def start() -> None:
             path = dialog.path()
             self.settings.export_dir = str(Path(path).parent)
-            self.export(path, dialog.scope(), selected)
+            self.settings.export_format = dialog.format()
+            if dialog.format() == "csv":
+                self.settings.export_spreadsheet_safe = dialog.safe_box.isChecked()
+            self.export(path, dialog.scope(), selected, spreadsheet_safe=dialog.spreadsheet_safe())
 
         dialog.accepted.connect(start)
         dialog.open()
 
-    def export(self, path: str, scope: str, selected: np.ndarray | None = None) -> None:
-        from guiapp.core.export import export_csv
+    def export(
+        self,
+        path: str,
+        scope: str,
+        selected: np.ndarray | None = None,
+        *,
+        spreadsheet_safe: bool = False,
+    ) -> None:
+        """Export ``scope`` to ``path`` in the background; the format follows the suffix."""
+        from guiapp.core.export import export_messages
 
         c = self.collection
         if c is None:
@@ -1659,18 +1825,21 @@ class MainWindow(QMainWindow):
         snap = session.snapshot(c)
         self.runner.start(
             "export",
-            export_csv,
+            export_messages,
             snap,
             path,
             rows=rows,
+            spreadsheet_safe=spreadsheet_safe,
             inputs=[self.project.path, *backup_paths(self.project.path)] if self.project else [],
             title=f"Exporting {Path(path).name}…",
-            on_result=lambda n: self._on_exported(path, n),
+            on_result=lambda result: self._on_exported(path, result),
             on_cancelled=lambda: self.notifier.status("Export cancelled; no file was written."),
         )
 
-    def _on_exported(self, path: str, n: int) -> None:
-        self.notifier.info("Export finished", f"{n:,} messages were written to\n{path}")
+    def _on_exported(self, path: str, result) -> None:
+        n = result.rows
+        notes = "".join(f"\n\n{note[0].upper()}{note[1:]}." for note in result.notes)
+        self.notifier.info("Export finished", f"{n:,} messages were written to\n{path}{notes}")
         self.notifier.status(f"Exported {n:,} messages to {path}.")
         self.export_finished.emit(path, n)
 

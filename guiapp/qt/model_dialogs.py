@@ -129,7 +129,9 @@ class _TaskPage(QWidget):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
         layout.addWidget(metrics)
+        # Plain text: escaping it for HTML showed the entities ("&#x27;after&#x27;").
         method = QLabel(f"New model measured by {report.method}.", self)
+        method.setTextFormat(Qt.TextFormat.PlainText)
         method.setWordWrap(True)
         method.setStyleSheet(f"color: {style.MUTED_TEXT};")
         layout.addWidget(method)
@@ -212,16 +214,12 @@ class RetrainReportDialog(QDialog):
         self.resize(720, 560)
         layout = QVBoxLayout(self)
         flipped = len(outcome.flipped)
-        basis = (
-            f"edit #{edit_number:,} of this project"
-            if edit_number is not None
-            else "the start of the retrain"
-        )
+        basis = "when the retrain started"
         summary = (
             f"<h3>Retrained {html.escape(' and '.join(outcome.reports))}</h3>"
             f"<p><b>{flipped:,}</b> message{'s' if flipped != 1 else ''} now "
             f"{'have' if flipped != 1 else 'has'} a different predicted label. "
-            f'<span style="color:{style.MUTED_TEXT}">Computed from your labels as of '
+            f'<span style="color:{style.MUTED_TEXT}">Computed from your labels as they were '
             f"{basis}.</span>"
         )
         if later:
@@ -233,6 +231,8 @@ class RetrainReportDialog(QDialog):
             )
         summary += "</p>"
         self.summary = QLabel(summary)
+        if edit_number is not None:  # for whoever checks it against the project's edit log
+            self.summary.setToolTip(f"The labels after the project's edit {edit_number:,}")
         self.summary.setWordWrap(True)
         layout.addWidget(self.summary)
         self.tabs = QTabWidget(self)

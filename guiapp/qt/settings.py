@@ -87,10 +87,13 @@ class Settings:
     last_project = _Setting("recent/project", "", str)
     last_dir = _Setting("recent/dir", "", str)
     export_dir = _Setting("recent/export_dir", "", str)
-    cluster_k = _Setting("clusters/k", 0, int)  # 0 = choose automatically
+    export_format = _Setting("export/format", "csv", str)
+    export_spreadsheet_safe = _Setting("export/spreadsheet_safe", False, _to_bool)
     retrain_spam = _Setting("retrain/spam", True, _to_bool)
     retrain_sentiment = _Setting("retrain/sentiment", True, _to_bool)
     detail_visible = _Setting("window/detail_visible", True, _to_bool)
+    # Ask before one action labels more than BULK_CONFIRM_ABOVE messages ("Don't ask again").
+    confirm_bulk_labels = _Setting("labels/confirm_bulk", True, _to_bool)
 
     def __init__(self, store: QSettings):
         self.store = store

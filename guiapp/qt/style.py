@@ -15,6 +15,7 @@ LABEL_COLOURS: dict[str, tuple[str, ...]] = {
 CORRECTED_COLOUR = "#1565c0"
 SCORE_BAR_COLOUR = "#90a4ae"
 MUTED_TEXT = "#6b7280"
+SEARCH_HIGHLIGHT = "#ffe082"  # the search words in the detail pane
 
 ROW_HEIGHT_PADDING = 8
 

@@ -79,12 +79,12 @@ class Column:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("corrected", "✎", "Corrected by you", width=28),
+    Column("corrected", "✎", "✎ you corrected the model, ✓ you confirmed it", width=28),
     Column("text", "Message", "The message text (first line)", width=400),
-    Column("spam", "Spam", "Your label where you gave one, else the model's", "spam", 78),
+    Column("spam", "Spam", "Your label where you gave one, else the model's", "spam", 66),
     Column("spam_score", "P(spam)", "The spam model's probability of spam", "spam", 68),
     Column(
-        "sentiment", "Sentiment", "Your label where you gave one, else the model's", "sentiment", 92
+        "sentiment", "Sentiment", "Your label where you gave one, else the model's", "sentiment", 86
     ),
     Column(
         "sentiment_score",
@@ -94,7 +94,7 @@ COLUMNS: tuple[Column, ...] = (
         58,
     ),
     Column(
-        "cluster", "Theme", "k-means theme of unlabelled messages, with its keywords", width=190
+        "cluster", "Theme", "k-means theme of unlabelled messages, with its keywords", width=150
     ),
     Column("kind", "Kind", "email, tweet, sms or text", width=56),
     Column("sender", "From", "Sender or author", width=150),
@@ -211,6 +211,7 @@ class MessageTableModel(QAbstractTableModel):
         self._bold = QFont()
         self._bold.setBold(True)
         self._corrected_brush = QBrush(QColor(style.CORRECTED_COLOUR))
+        self._confirmed_brush = QBrush(QColor(style.MUTED_TEXT))
         self._muted_brush = QBrush(QColor(style.MUTED_TEXT))
         self._label_brushes = {
             task: {code: QBrush(style.label_colour(task, code)) for code in (NO_LABEL, *codes)}
@@ -408,14 +409,18 @@ class MessageTableModel(QAbstractTableModel):
             return None
 
         if key == "corrected":
-            corrected = c.corrected
+            # ✎ where the user corrected the model, ✓ where they only confirmed it.
+            corrected, confirmed = c.corrected, c.confirmed
+            fixed = [t for t in LABEL_KEYS if corrected[t][store]]
+            agreed = [t for t in LABEL_KEYS if confirmed[t][store]]
             if role in _TEXTUAL:
-                return "✎" if corrected["spam"][store] or corrected["sentiment"][store] else ""
+                return "✎" if fixed else ("✓" if agreed else "")
             if role == _TOOLTIP:
-                tasks = [t for t in LABEL_KEYS if corrected[t][store]]
-                return ("You corrected: " + ", ".join(tasks)) if tasks else None
+                tips = [f"You corrected the model: {', '.join(fixed)}"] if fixed else []
+                tips += [f"You confirmed the model: {', '.join(agreed)}"] if agreed else []
+                return "\n".join(tips) if tips else None
             if role == _FOREGROUND:
-                return self._corrected_brush
+                return self._corrected_brush if fixed else self._confirmed_brush
             if role == _ALIGN:
                 return _CENTRE
             return None
@@ -513,8 +518,8 @@ class MessageTableModel(QAbstractTableModel):
             values = self._column("sentiment_score")
         elif key == "cluster":
             values = c.cluster
-        else:  # corrected: corrected rows first when descending
-            values = c.any_corrected().astype(np.int8)
+        else:  # corrected rows first when descending, then confirmed ones
+            values = c.any_corrected().astype(np.int8) * 2 + c.any_confirmed().astype(np.int8)
         return query.numeric_permutation(values, descending)
 
     def _relayout(self, permutation: np.ndarray | None, mask: np.ndarray | None) -> None:
@@ -584,7 +589,7 @@ class MessageTableModel(QAbstractTableModel):
         predicted = int(self._column(task)[store])
         parts = []
         if user != NO_LABEL:
-            how = "you corrected" if self._collection.corrected[task][store] else "imported"
+            how = _how(self._collection, task, store)
             parts.append(f"Your label: {CLASSES[task][user]} ({how})")
         if predicted != NO_LABEL:
             parts.append(f"Model: {CLASSES[task][predicted]}")
@@ -594,6 +599,15 @@ class MessageTableModel(QAbstractTableModel):
         terms = getattr(self._collection.clustering, "top_terms", None) or []
         words = ", ".join(list(terms[number])[:10]) if number < len(terms) else ""
         return f"Theme {number + 1}: {words}"
+
+
+def _how(c, task: str, store: int) -> str:
+    """Where a user label came from: "you corrected the model", "you confirmed it", "imported"."""
+    if c.corrected[task][store]:
+        return "you corrected the model"
+    if c.confirmed[task][store]:
+        return "you confirmed the model"
+    return "imported"
 
 
 __all__ = [

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, Qt, Signal
+from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView
 
+from guiapp.qt import style
 from guiapp.qt.delegates import LabelDelegate, ScoreDelegate
 from guiapp.qt.table_model import COLUMN_INDEX, COLUMNS, MessageTableModel
 
@@ -13,6 +15,10 @@ from guiapp.qt.table_model import COLUMN_INDEX, COLUMNS, MessageTableModel
 # tests every cell against every range: past this many runs the selection is dropped (and
 # the status bar says so) rather than making every repaint slow.
 MAX_RESTORED_RANGES = 5_000
+
+
+MAIL_KEYS = ("sender", "subject", "date")
+MIN_TEXT_WIDTH = 220
 
 
 class MessageTableView(QTableView):
@@ -57,6 +63,7 @@ class MessageTableView(QTableView):
         self.setItemDelegateForColumn(COLUMN_INDEX["spam_score"], scores)
         self.setItemDelegateForColumn(COLUMN_INDEX["sentiment_score"], scores)
         self._saved_rows: np.ndarray | None = None
+        self.empty_text = ""
         self._saved_current: tuple[int, int] | None = None
 
     # ------------------------------------------------------------------ model
@@ -72,8 +79,28 @@ class MessageTableView(QTableView):
         # to show it.
         self.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.setSortingEnabled(True)
+        # Connected after setSortingEnabled's own slot, so this runs once the rows are
+        # sorted: a sort shows the top of the new order (keeping the selection, whose
+        # scroll-into-view had left the view mid-list).
+        self.horizontalHeader().sortIndicatorChanged.connect(lambda *_: self.scrollToTop())
         for i, column in enumerate(COLUMNS):
             self.setColumnWidth(i, column.width)
+
+    def set_empty_text(self, text: str) -> None:
+        """What the empty table says in its middle ("No messages match ..."), or ""."""
+        if text != self.empty_text:
+            self.empty_text = text
+            self.viewport().update()
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().paintEvent(event)
+        if self.empty_text and self.model() is not None and self.model().rowCount() == 0:
+            painter = QPainter(self.viewport())
+            painter.setPen(QColor(style.MUTED_TEXT))
+            rect = self.viewport().rect().adjusted(24, 24, -24, -24)
+            flags = Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop
+            painter.drawText(rect, int(flags) | int(Qt.TextFlag.TextWordWrap), self.empty_text)
+            painter.end()
 
     def message_model(self) -> MessageTableModel:
         return self.model()  # type: ignore[return-value]
@@ -172,11 +199,23 @@ class MessageTableView(QTableView):
         self.current_row_changed.emit(store)
 
     # ------------------------------------------------------------------ columns
+    def fit_columns(self) -> None:
+        """Give the Message column the width the label, score and theme columns leave, so
+        that they all show without scrolling (a 1280-pixel laptop screen cut off Conf.,
+        Theme and Kind); an email's From / Subject / Date follow on the right."""
+        others = sum(
+            self.columnWidth(i)
+            for i, column in enumerate(COLUMNS)
+            if column.key not in ("text", *MAIL_KEYS) and not self.isColumnHidden(i)
+        )
+        room = self.viewport().width() - others
+        self.setColumnWidth(COLUMN_INDEX["text"], max(MIN_TEXT_WIDTH, room))
+
     def hide_empty_columns(self) -> None:
         """Hide From / Subject / Date when no message has one (SMS, tweets), show them
         when some do; the user can still toggle any column from the header menu."""
         empty = self.message_model().empty_keys
-        for key in ("sender", "subject", "date"):
+        for key in MAIL_KEYS:
             self.setColumnHidden(COLUMN_INDEX[key], key in empty)
 
     def _on_header_menu(self, pos) -> None:

@@ -99,7 +99,9 @@ class LabelEditor(QObject):
         undo = QAction("Undo", parent)
         undo.setShortcut(QKeySequence.StandardKey.Undo)
         redo = QAction("Redo", parent)
-        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence.StandardKey.Redo])
+        # Spelled out: the platform's Redo is Ctrl+Shift+Z on Linux, so adding it again made
+        # the key ambiguous (Qt then fires neither), and it lacks Ctrl+Y there.
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         undo.triggered.connect(self.stack.undo)
         redo.triggered.connect(self.stack.redo)
 

@@ -208,3 +208,66 @@ def test_help_and_version():
     assert result.returncode == 0 and "classify" in result.stdout
     result = run("--version")
     assert result.returncode == 0 and result.stdout.startswith("triage ")
+
+
+def test_classify_keeps_texts_exact_and_announces_renames(tmp_path):
+    src = tmp_path / "in.csv"
+    with open(src, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["body", "text", "spam"])
+        w.writerow(["=1+2 a formula-looking text", "-----BEGIN PGP", "yes"])
+        w.writerow(["@someone hello there", "'=quoted", "no"])
+    out = tmp_path / "out.csv"
+    result = run("classify", src, "-o", out, "--text-column", "body", "--clusters", "0")
+    assert result.returncode == 0, result.stderr
+    rows = read(out)
+    assert [r["text"] for r in rows] == ["=1+2 a formula-looking text", "@someone hello there"]
+    assert [r["input_text"] for r in rows] == ["-----BEGIN PGP", "'=quoted"]
+    assert [r["input_spam"] for r in rows] == ["yes", "no"]
+    assert [r["body"] for r in rows] == [r["text"] for r in rows]  # not a clash: kept as is
+    assert "the input's column 'text' is written as 'input_text'" in result.stderr
+    assert "the input's column 'spam' is written as 'input_spam'" in result.stderr
+
+
+def test_classify_does_not_repeat_the_text_column(tmp_path):
+    out = tmp_path / "out.csv"
+    result = run("classify", FIXTURES / "tweets/tweets.jsonl", "-o", out, "--clusters", "0")
+    assert result.returncode == 0, result.stderr
+    header = list(read(out)[0])
+    assert "input_text" not in header and header.count("text") == 1
+    assert "'text'" not in result.stderr and "written as 'input_sentiment'" in result.stderr
+
+
+def test_classify_spreadsheet_safe_and_xlsx(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text('message,=evil\n"=HYPERLINK(""http://x"")",+1\nhello,plain\n', "utf-8")
+    safe = tmp_path / "safe.csv"
+    assert main(["classify", str(src), "-o", str(safe), "--spreadsheet-safe", "--quiet"]) == 0
+    raw = safe.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    with open(safe, newline="", encoding="utf-8-sig") as fh:
+        header, first, _ = list(csv.reader(fh))
+    assert header[-1] == "'=evil" and first[-1] == "'+1"
+    assert first[header.index("text")] == '\'=HYPERLINK("http://x")'
+    book = tmp_path / "out.xlsx"
+    assert main(["classify", str(src), "-o", str(book), "--clusters", "0", "--quiet"]) == 0
+    import openpyxl
+
+    sheet = openpyxl.load_workbook(book, read_only=True).worksheets[0]
+    values = list(sheet.iter_rows(values_only=True))
+    assert tuple(values[0][: len(CLASSIFY_COLUMNS)]) == CLASSIFY_COLUMNS
+    assert values[0][-1] == "=evil" and values[1][-1] == "+1"  # string cells, never formulas
+    assert values[1][CLASSIFY_COLUMNS.index("text")] == '=HYPERLINK("http://x")'
+    assert isinstance(values[1][CLASSIFY_COLUMNS.index("spam_score")], str)
+
+
+def test_ambiguous_column_error_names_the_option_on_a_clean_line(tmp_path):
+    src = FIXTURES / "qt/two_text_columns.csv"
+    result = run("classify", src, "-o", tmp_path / "o.csv")  # with the progress bar
+    assert result.returncode == 2
+    last = result.stderr.rstrip("\n").split("\n")[-1]
+    # What a terminal shows: the text after the last carriage return of the line.
+    shown = last.split("\r")[-1]
+    assert shown.startswith("triage: ") and "two_text_columns.csv" in shown, repr(last)
+    assert "--text-column" in shown and "'original'" in shown and "'reply'" in shown
+    assert list(tmp_path.iterdir()) == []

@@ -301,13 +301,13 @@ def test_vocabulary_smaller_than_components(tweets):
     texts = [t for _, t in tweets[:6]]
     c = cluster_messages(make_frame({"text": texts}), k=2, n_components=100)
     assert c.model is not None and not c.model.lsa
-    assert any("clustering on TF-IDF directly" in note for note in c.notes)
+    assert any("the themes are made from the words themselves" in note for note in c.notes)
     np.testing.assert_array_equal(c.assign(texts), c.labels)
     # Fewer distinct texts than components, but a larger vocabulary: a smaller LSA.
     d = cluster_messages(make_frame({"text": [t for _, t in tweets[:40]]}), k=3, n_components=30)
     assert d.model is not None and d.model.components.shape[0] <= 30
     e = cluster_messages(make_frame({"text": [t for _, t in tweets[:20]]}), k=3, n_components=50)
-    assert any("LSA reduced to 20" in note for note in e.notes)
+    assert any("(20 topics instead of" in note for note in e.notes)
 
 
 def test_long_messages_are_cut():

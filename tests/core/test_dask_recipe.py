@@ -85,8 +85,8 @@ def test_parquet_email_partitions_use_the_subject_like_triage_classify(tmp_path)
     result = out.compute(scheduler="threads")
 
     _same(result, reference)
-    # The input's own columns follow; its "text" clashes with ours and gets a prefix.
-    assert list(result.columns) == [*CLASSIFY_COLUMNS, "label", "subject", "input_text"]
+    # The input's own columns follow; its "text", read as the text, is not written twice.
+    assert list(result.columns) == [*CLASSIFY_COLUMNS, "label", "subject"]
     # The models read the subject: without it some predictions change.
     bare = classify_partition(mails.drop(columns=["subject"]), text_column="text")
     assert (bare["spam_score"] != result["spam_score"].reset_index(drop=True)).any()

@@ -1,8 +1,11 @@
-"""Export: columns, formula neutralisation (OWASP payloads), atomic writes, scopes."""
+"""Export: columns, byte-exact texts, spreadsheet-safe escaping (OWASP payloads), Excel,
+atomic writes, scopes."""
 
+import codecs
 import csv
 import errno
 import os
+import re
 
 import numpy as np
 import pandas as pd
@@ -11,7 +14,15 @@ import pytest
 from guiapp.core.collection import Collection
 from guiapp.core.commands import set_label
 from guiapp.core.errors import Cancelled, ExportError
-from guiapp.core.export import EXPORT_COLUMNS, export_csv, neutralise_cell, restore_cell
+from guiapp.core.export import (
+    EXPORT_COLUMNS,
+    TableWriter,
+    export_csv,
+    export_messages,
+    neutralise_cell,
+    restore_cell,
+)
+from guiapp.core.io import load_collection
 from guiapp.core.messages import make_frame
 
 # Payloads from OWASP's CSV Injection page and its linked cheat sheets.
@@ -34,8 +45,24 @@ OWASP_PAYLOADS = [
 
 
 def read_back(path):
-    with open(path, newline="", encoding="utf-8") as fh:
+    with open(path, newline="", encoding="utf-8-sig") as fh:
         return list(csv.DictReader(fh))
+
+
+def read_sheet(path):
+    """The workbook's one sheet as lists of texts, OOXML's _xHHHH_ escapes decoded."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True)
+    (sheet,) = book.worksheets
+
+    def text(value):
+        assert value is None or isinstance(value, str), value  # never a number or formula
+        return re.sub(r"_x([0-9A-F]{4})_", lambda m: chr(int(m[1], 16)), value or "")
+
+    rows = [[text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+    book.close()
+    return rows
 
 
 def collection(texts, **columns):
@@ -74,23 +101,87 @@ def test_scopes_and_selection(tmp_path):
 
 
 @pytest.mark.parametrize("payload", OWASP_PAYLOADS)
-def test_formula_payloads_are_neutralised_and_restorable(tmp_path, payload):
+def test_texts_are_byte_exact_by_default(tmp_path, payload):
     c = collection([payload], subject=[payload], sender=[payload])
     out = tmp_path / "x.csv"
     export_csv(c, out)
+    assert not out.read_bytes().startswith(codecs.BOM_UTF8)
+    frame = pd.read_csv(out, dtype=str, keep_default_na=False)
+    for column in ("text", "subject", "sender"):
+        assert frame[column].tolist() == [payload]
+    assert load_collection(out).messages["text"].tolist() == [payload]
+
+
+@pytest.mark.parametrize("payload", OWASP_PAYLOADS)
+def test_spreadsheet_safe_neutralises_and_triage_restores(tmp_path, payload):
+    c = collection([payload], subject=[payload], sender=[payload])
+    out = tmp_path / "x.csv"
+    export_csv(c, out, spreadsheet_safe=True)
+    assert out.read_bytes().startswith(codecs.BOM_UTF8)  # spreadsheets read it as UTF-8
     row = read_back(out)[0]
     for column in ("text", "subject", "sender"):
         cell = row[column]
         assert cell[0] not in "=+-@\t\r", cell
         assert restore_cell(cell) == payload
     assert neutralise_cell(payload) == row["text"]
+    back = load_collection(out).messages
+    assert back["text"].tolist() == [payload] and back["sender"].tolist() == [payload]
 
 
-def test_neutralisation_can_be_turned_off(tmp_path):
-    c = collection(["=1+2"])
-    out = tmp_path / "x.csv"
-    export_csv(c, out, neutralise=False)
-    assert read_back(out)[0]["text"] == "=1+2"
+def test_header_follows_the_same_escaping(tmp_path):
+    table = pd.DataFrame({"=HYPERLINK(1)": ["=1+2"], "-note": ["x"], "plain": ["@a"]})
+    exact, safe = tmp_path / "exact.csv", tmp_path / "safe.csv"
+    TableWriter_write(table, exact, spreadsheet_safe=False)
+    TableWriter_write(table, safe, spreadsheet_safe=True)
+    with open(exact, newline="", encoding="utf-8") as fh:
+        assert list(csv.reader(fh)) == [["=HYPERLINK(1)", "-note", "plain"], ["=1+2", "x", "@a"]]
+    with open(safe, newline="", encoding="utf-8-sig") as fh:
+        assert list(csv.reader(fh)) == [
+            ["'=HYPERLINK(1)", "'-note", "plain"],
+            ["'=1+2", "x", "'@a"],
+        ]
+
+
+def TableWriter_write(frame, path, **options):  # noqa: N802 - names what it wraps
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    with TableWriter(path, table.schema, **options) as writer:
+        writer.write(table)
+    return writer
+
+
+def test_xlsx_writes_every_text_as_a_string_cell(tmp_path):
+    texts = [*OWASP_PAYLOADS, "0042", "1e5", "http://example.com", "ctrl\x01char", "_x0041_"]
+    c = collection(texts, user_spam=[1] + [-1] * (len(texts) - 1))
+    c.spam_prob[:] = 0.25
+    out = tmp_path / "x.xlsx"
+    result = export_messages(c, out)
+    assert (result.format, result.rows, result.notes) == ("xlsx", len(texts), [])
+    rows = read_sheet(out)
+    assert tuple(rows[0]) == EXPORT_COLUMNS
+    body = [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
+    assert [r["text"] for r in body] == texts
+    assert body[0]["spam"] == "spam" and body[0]["spam_by"] == "user"
+    assert body[1]["spam_score"] == "0.2500"  # a string cell, not a number
+    assert not any(p.name.endswith(".partial") for p in tmp_path.iterdir())
+
+
+def test_xlsx_cuts_texts_longer_than_a_cell_and_says_so(tmp_path):
+    c = collection(["x" * 40_000, "short"])
+    result = export_messages(c, tmp_path / "x.xlsx")
+    assert len(result.notes) == 1 and "1 cell(s) longer than the 32,767" in result.notes[0]
+    assert len(read_sheet(tmp_path / "x.xlsx")[1][EXPORT_COLUMNS.index("text")]) == 32_767
+
+
+def test_xlsx_too_many_rows_is_a_clear_error(tmp_path, monkeypatch):
+    from guiapp.core import export
+
+    monkeypatch.setattr(export, "XLSX_MAX_ROWS", 3)
+    out = tmp_path / "x.xlsx"
+    with pytest.raises(ExportError, match="at most 2 messages"):
+        export_messages(collection(["a", "b", "c"]), out)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_text_with_quotes_commas_newlines_and_unicode(tmp_path):
@@ -143,3 +234,23 @@ def test_cancelled_export_leaves_nothing(tmp_path):
 def test_missing_folder_is_a_clear_error(tmp_path):
     with pytest.raises(ExportError, match="folder does not exist"):
         export_csv(collection(["a"]), tmp_path / "nope" / "x.csv")
+
+
+def test_source_is_the_collections_own_name_not_the_install_path():
+    from guiapp.core.export import source_name
+
+    installed = "/usr/lib/python3/site-packages/guiapp/_resources/demo"
+    assert source_name(f"{installed}::emails.mbox::1") == "demo: emails.mbox #1"
+    assert source_name(f"{installed}::tweets.jsonl") == "demo: tweets.jsonl"
+    assert source_name("/home/me/mail/spamassassin.mbox::12") == "spamassassin.mbox #12"
+    assert source_name("/home/me/sms.csv") == "sms.csv"
+    assert source_name("/home/me/a.zip::in/x.mbox::3") == "a.zip: in/x.mbox #3"
+
+
+def test_export_source_column_uses_the_name(tmp_path):
+    frame = make_frame(
+        {"text": ["a", "b"], "source": ["/opt/x/_resources/demo::emails.mbox::1", "/tmp/s.csv"]}
+    )
+    out = tmp_path / "x.csv"
+    export_csv(Collection(frame), out)
+    assert [r["source"] for r in read_back(out)] == ["demo: emails.mbox #1", "s.csv"]

@@ -219,16 +219,20 @@ def _export_frame(texts: list[str]) -> pd.DataFrame:
     )
 
 
-def test_triage_export_round_trips(tmp_path):
+@pytest.mark.parametrize("spreadsheet_safe", [False, True])
+def test_triage_export_round_trips(tmp_path, spreadsheet_safe):
     texts = [t for _, t in _sms_rows()][:8]
     texts[0] = "=cmd|' /C calc'!A0"
     texts[1] = '-5 degrees\tand\nnew lines, "quotes"'
     texts[2] = "'=starts with a quote already"
     frame = _export_frame(texts)
     path = tmp_path / "export.csv"
-    export.write_csv(frame, path)  # the real exporter, formula-neutralising
+    export.write_csv(frame, path, spreadsheet_safe=spreadsheet_safe)  # the real exporter
     raw = path.read_text("utf-8")
-    assert "'=SUM(A1)" in raw and "'=cmd" in raw
+    if spreadsheet_safe:
+        assert "'=SUM(A1)" in raw and "'=cmd" in raw and "''=starts" in raw
+    else:
+        assert "'=cmd" not in raw and "''=starts" not in raw and "'=starts" in raw
     result = load_collection(path)
     m = result.messages
     for name in ("id", "source", "kind", "subject", "sender", "date", "text"):

@@ -60,9 +60,15 @@ def test_export_then_import_restores_labels_and_text(
         for code in set(values) - {-1}:
             rows = [i for i, v in enumerate(values) if v == code]
             set_label(c, task, rows, code).apply_to(c)
-    out = tmp_path_factory.mktemp("rt") / "export.csv"
-    export_csv(c, out)
-    back = load_collection(out)
+    folder = tmp_path_factory.mktemp("rt")
+    for spreadsheet_safe in (False, True):
+        out = folder / f"export-{spreadsheet_safe}.csv"
+        export_csv(c, out, spreadsheet_safe=spreadsheet_safe)
+        check_round_trip(load_collection(out), c, texts, subjects, spam, sentiment)
+
+
+def check_round_trip(back, c, texts, subjects, spam, sentiment):
+    n = len(texts)
     assert back.problems == []
     m = back.messages
     assert m["text"].tolist() == list(texts)

@@ -66,7 +66,11 @@ def test_killed_right_after_labelling_loses_nothing(tmp_path):
         assert c.user["spam"][[0, 1]].tolist() == [1, 0]
         assert c.user["sentiment"][[2, 3]].tolist() == [2, 0]
         assert (c.user["sentiment"][10:20] == 1).all()
-        assert c.corrected["spam"][[0, 1]].all()
+        # Each is a correction or a confirmation of the model's answer, as saved.
+        given = c.corrected["spam"][[0, 1]] | c.confirmed["spam"][[0, 1]]
+        assert given.all() and not (c.corrected["spam"] & c.confirmed["spam"]).any()
+        agrees = c.predicted("spam")[[0, 1]] == c.user["spam"][[0, 1]]
+        assert c.confirmed["spam"][[0, 1]].tolist() == agrees.tolist()
         assert int(c.labelled_by_user().sum()) == 14
         assert np.isfinite(c.spam_prob).all() or not c.has_predictions("spam")
     finally:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
-from qt_helpers import FIXTURES, WAIT, make_window, open_file
+from qt_helpers import FIXTURES, SMS, WAIT, make_window, open_file
 
 from guiapp.qt.dialogs import ExportDialog, RetrainDialog
 from guiapp.qt.settings import Settings
@@ -32,7 +32,7 @@ def test_regroup_with_a_chosen_k_runs_in_the_background(qtbot, window):
     c = window.collection
     assert c.clustering.k == 4 and window.clusters.tree.topLevelItemCount() == 4
     assert set(np.unique(c.cluster)) <= {-1, 0, 1, 2, 3}
-    assert window.settings.cluster_k == 4
+    assert window.project.load_json("cluster_k") == 4
     # saved with the project
     from guiapp.core import session
 
@@ -54,7 +54,9 @@ def test_open_recent_project(qtbot, window, settings):
     window._fill_recent_menu()
     actions = [a for a in window.recent_menu.actions() if a.toolTip() == str(first)]
     assert actions
-    open_file(qtbot, window)  # a second project from the same file
+    window.open_paths([str(SMS)])  # the same file again: asks, and imports a second project
+    with qtbot.waitSignal(window.project_opened, timeout=WAIT):
+        window.last_dialog.new_button.click()
     assert window.project.path != first
     with qtbot.waitSignal(window.project_opened, timeout=WAIT):
         actions[0].trigger()
@@ -124,3 +126,16 @@ def test_opening_another_project_clears_the_filters(qtbot, window, tmp_path):
     assert window.model.rowCount() == len(window.collection) == 2
     assert window.filter_bar.spec().is_empty()
     assert not window.filter_bar.rows_chip.isVisible()
+
+
+def test_k_belongs_to_its_project(qtbot, window):
+    first = window.project.path
+    window.clusters.k_box.setValue(4)
+    with qtbot.waitSignal(window.clustering_applied, timeout=WAIT):
+        window.clusters.run_button.click()
+    other = FIXTURES.parent / "sms" / "sms_labelled.csv"
+    open_file(qtbot, window, other)
+    assert window.clusters.k() == "auto"  # not the 4 typed for the other project
+    with qtbot.waitSignal(window.project_opened, timeout=WAIT):
+        window.open_project(first)
+    assert window.clusters.k() == 4

@@ -88,7 +88,8 @@ def test_retrain_in_a_worker_while_labelling(qtbot, window):
     assert isinstance(dialog, RetrainReportDialog) and dialog.isVisible()
     # it says which labels it learnt from (the two edits before it started) and that the
     # edit made while it ran is not in the model
-    assert "as of edit #2 of this project" in dialog.summary.text()
+    assert "your labels as they were when the retrain started" in dialog.summary.text()
+    assert dialog.summary.toolTip() == "The labels after the project's edit 2"
     assert "1 label change you made while it ran is not in these models" in dialog.summary.text()
     dialog.flipped_button.click()
     assert sorted(window.model.order.tolist()) == flipped.tolist()

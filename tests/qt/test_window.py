@@ -108,7 +108,10 @@ def test_label_with_keys_advances_and_undo_redo(qtbot, window):
     first = table.current_store_row()
     qtbot.keyClick(table, Qt.Key.Key_S)
     c = window.collection
-    assert c.user["spam"][first] == 1 and c.corrected["spam"][first]
+    assert c.user["spam"][first] == 1
+    # A correction where the model said ham, else a confirmation (never both).
+    model_said_spam = bool(c.predicted("spam")[first] == 1)
+    assert c.confirmed["spam"][first] == model_said_spam != c.corrected["spam"][first]
     second = table.current_store_row()
     assert second != first and window.model.view_row(second) == 1
     qtbot.keyClick(table, Qt.Key.Key_H)
@@ -118,7 +121,8 @@ def test_label_with_keys_advances_and_undo_redo(qtbot, window):
     assert c.user["sentiment"][third] == 2
     assert window.model.view_row(table.current_store_row()) == 3
     assert window.act_undo.text() == "Undo: mark 1 message as positive"
-    assert window.model.index(1, COLUMN_INDEX["corrected"]).data() == "✎"
+    mark = "✎" if c.corrected["spam"][second] or c.corrected["sentiment"][second] else "✓"
+    assert window.model.index(1, COLUMN_INDEX["corrected"]).data() == mark
     # multi-row selection: one command, no advance
     table.select_view_rows(np.arange(5, 10), current=5)
     qtbot.keyClick(table, Qt.Key.Key_1)
@@ -260,7 +264,13 @@ def test_project_saved_and_reopened(qtbot, settings):
     c = again.collection
     assert again.project.path == path
     assert c.user["spam"][[1, 2, 3]].tolist() == [0, 0, 0]
-    assert c.corrected["spam"][[1, 2, 3]].all() and c.corrected["sentiment"][5]
+    # Each label is a correction or a confirmation of the model, and reopens as it was.
+    for task, rows in (("spam", [1, 2, 3]), ("sentiment", [5])):
+        assert (c.corrected[task][rows] ^ c.confirmed[task][rows]).all()
+        assert (
+            c.confirmed[task][rows].tolist()
+            == (c.predicted(task)[rows] == c.user[task][rows]).tolist()
+        )
     assert c.model_versions == versions
     assert c.clustering is not None
     assert again.table.columnWidth(COLUMN_INDEX["text"]) == 333

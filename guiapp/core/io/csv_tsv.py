@@ -213,6 +213,7 @@ class _Prepared:
         self.data = data
         self.problems: list[Problem] = []
         codec, bom = detect_bom(data)
+        self.utf8_bom = codec == "utf-8-sig"
         self._text: str | None = None
         if (
             codec in (None, "utf-8-sig")
@@ -486,6 +487,7 @@ def read_csv(data: bytes, origin: Origin, options: Options, hooks: Hooks) -> Loa
         headerless=not prep.dialect.has_header,
         kind_hint="sms" if prep.dialect.sms_collection else None,
     )
+    plan.spreadsheet_safe = prep.utf8_bom
     result = tables.apply_plan(plan, frame, origin)
     result.problems = prep.problems + problems + plan.problems + result.problems
     result.encodings[origin.source] = prep.encoding
@@ -588,6 +590,7 @@ def iter_csv(
                 headerless=not dialect.has_header,
                 kind_hint="sms" if dialect.sms_collection else None,
             )
+            plan.spreadsheet_safe = head.startswith(codecs.BOM_UTF8)
         result = tables.apply_plan(plan, frame, origin)
         if len(invalid) > reported:
             result.problems.append(

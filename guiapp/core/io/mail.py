@@ -296,7 +296,10 @@ def _collect(
         return
     if ctype.startswith("multipart/"):
         # The boundary was never found: the parser kept the body as one string.
-        notes.append("broken MIME structure (boundary not found); kept the raw body")
+        notes.append(
+            "its parts could not be told apart (the MIME boundary it names is missing): "
+            "the whole body is kept as the text, markup and attachments included"
+        )
         text = decode_bytes(_decode_part(part), _charset(part), hints)
         out.append(text)
         return

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from guiapp.core.errors import Problem, name_list
-from guiapp.core.export import EXPORT_COLUMNS, RESTORE_PATTERN  # noqa: E402
+from guiapp.core.export import EXPORT_COLUMNS, RESTORE_PATTERN, restore_cell  # noqa: E402
 from guiapp.core.io.base import AmbiguousTextColumn, LoadResult, Options, Origin
 from guiapp.core.messages import (
     KINDS,
@@ -169,6 +169,9 @@ class TablePlan:
     """What each column of a table means; see the module docstring."""
 
     mode: str = "plain"  # "plain", "triage-export", "triage-classify"
+    # A Triage export written "safe for spreadsheets" (a CSV with a UTF-8 byte-order mark):
+    # its formula-like cells carry a leading ' to drop. Other exports are byte-exact.
+    spreadsheet_safe: bool = False
     text: str = ""
     id: str | None = None
     source: str | None = None  # a column of sources (Triage's own exports), else the file
@@ -618,8 +621,9 @@ def apply_plan(
     frame = frame.reset_index(drop=True)
     n = len(frame)
     problems: list[Problem] = []
-    if plan.mode != "plain":
+    if plan.mode != "plain" and plan.spreadsheet_safe:
         frame = frame.apply(lambda s: unformula(_strings(s)))
+        frame.columns = [restore_cell(str(c)) for c in frame.columns]
 
     def col(name: str | None) -> pd.Series:
         if name is None:
