@@ -11,7 +11,8 @@ import pytest
 
 from guiapp.core.io import iter_collection_chunks, load_collection
 from guiapp.core.io import mail as mail_module
-from guiapp.core.io.mail import html_to_text, parse_message, split_mbox
+from guiapp.core.extraction import html_to_text
+from guiapp.core.io.mail import parse_message, split_mbox
 from guiapp.core.messages import content_id
 
 EM = Path(__file__).resolve().parents[1] / "fixtures" / "email"
