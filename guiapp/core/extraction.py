@@ -85,9 +85,15 @@ _SPACES = re.compile(r"[ \t\r\f\v\u00a0\u200b]+")
 _BLANK_RUNS = re.compile(r"\n{3,}")
 
 
+_TAG_START = re.compile(r"<[A-Za-z!/]")
+
+
 def looks_like_html(text: str) -> bool:
     """Whether ``text`` holds HTML markup (a known tag, a comment or a doctype)."""
-    return "<" in text and _HTML_TAG.search(text) is not None
+    # The case-folding search is slow: only where a tag could start ("<3" cannot).
+    return (
+        "<" in text and _TAG_START.search(text) is not None and _HTML_TAG.search(text) is not None
+    )
 
 
 def _too_deep(markup: str) -> bool:
@@ -467,24 +473,24 @@ def written_text(text: str | None) -> str:
     return _BLANK_RUNS.sub("\n\n", "\n".join(parts)).strip()
 
 
-# Stored texts that can need any work at all: everything else is returned as it is.
-_NEEDS_WORK_RE2 = r"[<&>\n]|--|_{8}|sent from|get outlook|copyright|reserved|unsub"
-_NEEDS_WORK = re.compile(_NEEDS_WORK_RE2, re.IGNORECASE)
+# Stored texts that can need any work at all: markup, an entity, or more than one line
+# (quotes, signatures and footers need several). Everything else is returned stripped.
+_NEEDS_WORK_RE2 = r"[<&\n]"
 
 
 def written_texts(texts: Iterable[str | None]) -> list[str]:
     """:func:`written_text` of each text; a text with no markup, entity, line break or
     footer word is taken as it is (one regex scan), so short messages cost almost nothing."""
-    search = _NEEDS_WORK.search
+    # Three substring scans in C: a case-folding regex here was 40 us a tweet.
     out: list[str] = []
     append = out.append
     for text in texts:
         if not text:
             append("")
-        elif search(text) is None:
-            append(text.strip())
-        else:
+        elif "\n" in text or "<" in text or "&" in text:
             append(written_text(text))
+        else:
+            append(text.strip())
     return out
 
 
@@ -510,7 +516,7 @@ def written_array(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
     texts = pc.fill_null(texts.cast(pa.large_string()), "")
-    flagged = pc.match_substring_regex(texts, _NEEDS_WORK_RE2, ignore_case=True)
+    flagged = pc.match_substring_regex(texts, _NEEDS_WORK_RE2)
     rows = np.flatnonzero(flagged.to_numpy(zero_copy_only=False))
     stripped = pc.utf8_trim_whitespace(texts)
     if not len(rows):
