@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from guiapp.core.extraction import html_to_text
 from guiapp.core.io import iter_collection_chunks, load_collection
 from guiapp.core.io import mail as mail_module
-from guiapp.core.extraction import html_to_text
 from guiapp.core.io.mail import parse_message, split_mbox
 from guiapp.core.messages import content_id
 
