@@ -441,6 +441,10 @@ def _iter_parallel(path, buf, chunks, workers, finish, hooks):  # type: ignore[n
 # ----------------------------------------------------------------------------- originals
 
 MAX_ORIGINAL_BYTES = 50 * 1024 * 1024  # a single message file larger than this is not shown
+_NOT_ONE_MESSAGE = {
+    ".csv", ".tsv", ".tab", ".txt", ".json", ".jsonl", ".ndjson", ".js", ".parquet", ".pq",
+    ".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".mbox", ".xlsx",
+}  # fmt: skip
 _SPLIT_CACHE: dict[tuple[str, int, int], list[tuple[int, int]]] = {}
 
 
@@ -452,6 +456,8 @@ def original_bytes(source: str) -> bytes | None:
     path, sep, member = source.rpartition("::")
     if not sep:
         path, member = source, ""
+        if os.path.splitext(path)[1].lower() in _NOT_ONE_MESSAGE:
+            return None  # a row of a table or an archive: its stored text is all there is
     elif not member.isdigit():
         return None
     try:
