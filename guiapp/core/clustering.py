@@ -45,6 +45,7 @@ from sklearn.preprocessing import normalize
 from sklearn.utils.extmath import randomized_svd
 from threadpoolctl import threadpool_limits
 
+from guiapp.core.extraction import written_array
 from guiapp.core.messages import STRING_DTYPE
 from guiapp.core.progress import Hooks, ProgressFn, StopFn
 
@@ -115,8 +116,10 @@ def prepare_texts(
 ) -> pa.Array:
     """The text each message is clustered on, as a pyarrow ``large_string`` array.
 
-    A DataFrame contributes ``subject`` + newline + ``text`` (either column may be absent);
-    anything else is taken as the texts themselves. The result is cut to ``max_chars``,
+    A DataFrame contributes ``subject`` + newline + the written part of ``text``
+    (:func:`guiapp.core.extraction.written_array`: HTML as text, no quoted replies,
+    signatures or footers; either column may be absent); anything else is taken as the
+    texts themselves, written part only. The result is cut to ``max_chars``,
     lower-cased, with links, e-mail addresses, HTML entities and apostrophes removed.
     """
     # pyarrow's kernels (RE2 for the regex) do this over a million rows in about a second;
@@ -124,12 +127,12 @@ def prepare_texts(
     if isinstance(messages, pd.DataFrame):
         n = len(messages)
         subject = _arrow_strings(messages["subject"] if "subject" in messages else [""] * n)
-        body = _arrow_strings(messages["text"] if "text" in messages else [""] * n)
+        body = written_array(_arrow_strings(messages["text"] if "text" in messages else [""] * n))
         joined = pc.binary_join_element_wise(subject, body, _NEWLINE)
     elif isinstance(messages, str):
-        joined = _arrow_strings([messages])
+        joined = written_array(_arrow_strings([messages]))
     else:
-        joined = _arrow_strings(messages)
+        joined = written_array(_arrow_strings(messages))
     joined = pc.utf8_lower(pc.utf8_slice_codeunits(joined, 0, max_chars))
     joined = pc.replace_substring_regex(joined, _NOISE, " ")
     for apostrophe in _APOSTROPHES:

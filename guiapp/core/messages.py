@@ -11,12 +11,17 @@ columns, and two label columns holding the user's labels as small integer codes:
 ``subject``        email subject ("" for others)
 ``sender``         From header / tweet author ("" when unknown)
 ``date``           ISO-8601 text as found ("" when unknown)
-``text``           plain-text body
+``text``           the body as imported (a table's cell byte for byte)
 ``user_spam``      int8: -1 unlabelled, 0 ham, 1 spam
 ``user_sentiment`` int8: -1 unlabelled, 0 negative, 1 neutral, 2 positive
 =================  ==========================================================
 
 Label codes are the index into :data:`SPAM_CLASSES` / :data:`SENTIMENT_CLASSES`.
+
+``text`` is kept as the source holds it (exports write it back unchanged); what the table,
+the detail pane, the themes and the models read of it -- HTML as text, entities decoded,
+the written part without quoted replies and signatures -- is
+:mod:`guiapp.core.extraction`'s.
 """
 
 from __future__ import annotations

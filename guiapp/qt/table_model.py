@@ -18,6 +18,7 @@ changed with :meth:`labels_changed` -- one ``dataChanged`` for any number of row
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -29,6 +30,7 @@ from PySide6.QtGui import QBrush, QColor, QFont
 
 from guiapp.core import query
 from guiapp.core.collection import Collection, predicted_codes
+from guiapp.core.extraction import readable_text
 from guiapp.core.messages import CLASSES, NO_LABEL, TASKS
 from guiapp.qt import style
 
@@ -178,10 +180,22 @@ def _probabilities(collection: Collection, task: str) -> np.ndarray:
 
 
 def preview(text: str) -> str:
-    """One line of a message for the table: whitespace collapsed, cut at PREVIEW_CHARS."""
-    head = text[: PREVIEW_CHARS * 2]
+    """One line of a message for the table: readable text (HTML as text, entities decoded,
+    see :func:`~guiapp.core.extraction.readable_text`), whitespace collapsed, cut at
+    PREVIEW_CHARS."""
+    head = _readable_head(text)[: PREVIEW_CHARS * 2]
     line = " ".join(head.split())
     return line if len(line) <= PREVIEW_CHARS else line[: PREVIEW_CHARS - 1] + "…"
+
+
+@functools.lru_cache(maxsize=4096)
+def _readable_head(text: str) -> str:
+    # The rows on screen are painted again and again; an HTML mail is parsed once. Its
+    # first READABLE_HEAD characters are enough for a preview and a tooltip.
+    return readable_text(text[:READABLE_HEAD])
+
+
+READABLE_HEAD = 30_000
 
 
 class MessageTableModel(QAbstractTableModel):
@@ -449,7 +463,7 @@ class MessageTableModel(QAbstractTableModel):
                 return value[:10] + " " + value[11:16]  # ISO-8601 to the minute
             return value
         if role == _TOOLTIP and key == "text":
-            value = self._strings[key][store].as_py() or ""
+            value = _readable_head(self._strings[key][store].as_py() or "")
             return value[:600] + ("…" if len(value) > 600 else "")
         if role == _FOREGROUND and (key == "kind" or key == "date"):
             return self._muted_brush
@@ -593,6 +607,8 @@ class MessageTableModel(QAbstractTableModel):
             parts.append(f"Your label: {CLASSES[task][user]} ({how})")
         if predicted != NO_LABEL:
             parts.append(f"Model: {CLASSES[task][predicted]}")
+        elif task == "sentiment" and "sentiment" in self._collection.model_versions:
+            parts.append("No sentiment: nothing in it was written by the sender")
         return "\n".join(parts) if parts else "Not predicted yet"
 
     def _cluster_tip(self, number: int) -> str:

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from guiapp.core.extraction import html_to_text
 from guiapp.core.io import iter_collection_chunks, load_collection
 from guiapp.core.io import mail as mail_module
-from guiapp.core.io.mail import html_to_text, parse_message, split_mbox
+from guiapp.core.io.mail import parse_message, split_mbox
 from guiapp.core.messages import content_id
 
 EM = Path(__file__).resolve().parents[1] / "fixtures" / "email"
@@ -154,3 +155,27 @@ def test_undeclared_8bit_body_uses_the_charset_of_its_encoded_subject():
 def test_split_mbox_without_from_lines_finds_nothing():
     assert split_mbox(b"Subject: no envelope\n\nbody\n") == []
     assert split_mbox(b"") == []
+
+
+def test_original_bytes_of_a_message_by_its_source(tmp_path):
+    from guiapp.core.io.mail import original_bytes, read_original
+
+    mbox = tmp_path / "mail.mbox"
+    mbox.write_bytes((EM / "spamassassin.mbox").read_bytes())
+    loaded = load_collection(str(mbox))
+    source = loaded.messages["source"].iat[12]
+    raw = original_bytes(source)
+    assert raw is not None
+    original = read_original(raw)
+    assert original is not None
+    assert dict(original.headers)["Subject"] == loaded.messages["subject"].iat[12]
+    assert original.html is not None and "<img" in original.html.lower()
+    eml = original_bytes(str(EM / "single.eml"))
+    assert eml is not None and read_original(eml) is not None
+    # Gone, out of range, a table row or an archive member: nothing to show but the text.
+    assert original_bytes(f"{mbox}::{len(loaded.messages) + 5}") is None
+    assert original_bytes(str(tmp_path / "gone.eml")) is None
+    csv = tmp_path / "mail.csv"
+    csv.write_text("text\nhello\n")
+    assert original_bytes(str(csv)) is None
+    assert original_bytes(f"{tmp_path / 'a.zip'}::inner/x.eml") is None

@@ -20,7 +20,6 @@ import email.errors
 import email.header
 import email.quoprimime
 import email.utils
-import html
 import mmap
 import os
 import re
@@ -29,11 +28,11 @@ from dataclasses import dataclass
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
-from html.parser import HTMLParser
 
 import pyarrow as pa
 
 from guiapp.core.errors import Problem
+from guiapp.core.extraction import html_to_text, recover_mime
 from guiapp.core.io.base import Origin, clean_text
 from guiapp.core.io.detect import decode_bytes
 from guiapp.core.progress import Hooks
@@ -149,86 +148,6 @@ def iso_date(value: str) -> str:
 # ----------------------------------------------------------------------------- bodies
 
 
-class _HTMLText(HTMLParser):
-    """Readable text from HTML: scripts and styles dropped, block elements break lines."""
-
-    _BLOCK = {
-        "p", "div", "br", "li", "tr", "table", "h1", "h2", "h3", "h4", "h5", "h6",
-        "blockquote", "pre", "hr", "ul", "ol", "dl", "dt", "dd", "section", "article",
-        "header", "footer", "title", "center", "form",
-    }  # fmt: skip
-    _SKIP = {"script", "style", "head", "noscript", "template", "svg"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._SKIP:
-            self.skipping += 1
-        elif tag in self._BLOCK:
-            self.parts.append("\n")
-        elif tag == "td" or tag == "th":
-            self.parts.append(" ")
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._BLOCK:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP:
-            self.skipping = max(0, self.skipping - 1)
-        elif tag in self._BLOCK:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self.skipping:
-            self.parts.append(data)
-
-
-_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
-_BLANKS = re.compile(r"\n\s*\n(\s*\n)+")
-
-
-#: Openers html.parser looks for the end of from every occurrence, to the end of the
-#: document, and then skips only one character when there is none: ``<a `` repeated 20,000
-#: times took 76 s, ``<![CDATA[`` x100k 40 s. Past the last closer of their kind none of
-#: them can be closed, so they are escaped there (see :func:`_escape_unclosed`).
-_UNCLOSABLE = (  # (opener, every closer the parser accepts for it, and a few more)
-    (re.compile(r"<"), re.compile(r">")),
-    (re.compile(r"<!--"), re.compile(r"--!?\s*>")),
-    (re.compile(r"<!\["), re.compile(r"\]\s*>")),
-)
-
-
-def _escape_unclosed(markup: str) -> str:
-    """``markup`` with every ``<`` that cannot start a complete tag, comment or marked
-    section written ``&lt;``: the parser then reads it as the text it would have fallen back
-    to, in linear time."""
-    for opener, closer in _UNCLOSABLE:
-        last = None
-        for last in closer.finditer(markup):  # noqa: B007 - the last match is wanted
-            pass
-        tail = last.end() if last is not None else 0
-        if opener.search(markup, tail):
-            markup = markup[:tail] + opener.sub(lambda m: "&lt;" + m.group()[1:], markup[tail:])
-    return markup
-
-
-def html_to_text(markup: str) -> str:
-    """Readable text of an HTML document (stdlib only)."""
-    parser = _HTMLText()
-    try:
-        parser.feed(_escape_unclosed(markup))
-        parser.close()
-    except Exception:  # noqa: BLE001 - html.parser is lenient; never lose the message
-        return html.unescape(re.sub(r"<[^>]*>", " ", markup))
-    text = "".join(parser.parts)
-    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
-    return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
-
-
 def _is_attachment(part: Message) -> bool:
     disposition = str(part.get("content-disposition", "")).strip().lower()
     return disposition.startswith("attachment")
@@ -295,13 +214,14 @@ def _collect(
                 _collect(sub, out, notes, depth + 1, hints)
         return
     if ctype.startswith("multipart/"):
-        # The boundary was never found: the parser kept the body as one string.
+        # The boundary was never found: the parser kept the body as one string, with the
+        # parts' boundaries and headers in it. Read the parts by the body's own boundary.
         notes.append(
             "its parts could not be told apart (the MIME boundary it names is missing): "
-            "the whole body is kept as the text, markup and attachments included"
+            "its text parts were read from the body as well as they could be"
         )
         text = decode_bytes(_decode_part(part), _charset(part), hints)
-        out.append(text)
+        out.append(recover_mime(text))
         return
     if ctype in ("text/plain", "text/html"):
         text = _leaf_text(part, ctype, notes, hints)
@@ -578,3 +498,80 @@ def _iter_parallel(path, buf, chunks, workers, finish, hooks):  # type: ignore[n
     finally:
         for future in futures:
             future.cancel()
+
+
+# ----------------------------------------------------------------------------- originals
+
+MAX_ORIGINAL_BYTES = 50 * 1024 * 1024  # a single message file larger than this is not shown
+_NOT_ONE_MESSAGE = {
+    ".csv", ".tsv", ".tab", ".txt", ".json", ".jsonl", ".ndjson", ".js", ".parquet", ".pq",
+    ".zip", ".tar", ".gz", ".tgz", ".bz2", ".xz", ".mbox", ".xlsx",
+}  # fmt: skip
+_SPLIT_CACHE: dict[tuple[str, int, int], list[tuple[int, int]]] = {}
+
+
+def original_bytes(source: str) -> bytes | None:
+    """The raw bytes of a message as its file holds it, from its ``source`` column: a
+    message file's path, or ``<mbox path>::N`` for the N-th message of an mbox. None when
+    the file is no longer there, changed so that message N is gone, or the message came
+    from an archive or a table (whose stored text is its source)."""
+    path, sep, member = source.rpartition("::")
+    if not sep:
+        path, member = source, ""
+        if os.path.splitext(path)[1].lower() in _NOT_ONE_MESSAGE:
+            return None  # a row of a table or an archive: its stored text is all there is
+    elif not member.isdigit():
+        return None
+    try:
+        stat = os.stat(path)
+        if not member:
+            if stat.st_size > MAX_ORIGINAL_BYTES:
+                return None
+            with open(path, "rb") as fh:
+                return fh.read()
+        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+            key = (path, stat.st_size, stat.st_mtime_ns)
+            spans = _SPLIT_CACHE.get(key)
+            if spans is None:
+                spans = split_mbox(buf)
+                _SPLIT_CACHE.clear()  # one mbox at a time: the one being browsed
+                _SPLIT_CACHE[key] = spans
+            number = int(member)
+            if not 1 <= number <= len(spans):
+                return None
+            return _message_bytes(buf, *spans[number - 1])
+    except (OSError, ValueError):
+        return None
+
+
+@dataclass
+class Original:
+    """A message's own file content, for the detail pane: headers, HTML body, source."""
+
+    headers: list[tuple[str, str]]  # (name, decoded value), in file order
+    html: str | None  # the text/html body, when the message has one
+    source: str  # the raw message, decoded for display
+
+
+def read_original(raw: bytes) -> Original | None:
+    """Headers, HTML body and displayable source of raw RFC-822 bytes; None if not mail."""
+    if raw.startswith(b"From ") and not raw.startswith(b"From:"):
+        raw = raw.split(b"\n", 1)[1] if b"\n" in raw else b""
+    try:
+        msg = _PARSER.parsebytes(raw)
+    except Exception:  # noqa: BLE001 - the email package should not raise; be safe
+        return None
+    if not msg.keys():
+        return None
+    headers = [(str(name), header_text(value)) for name, value in msg.items()]
+    html_body = None
+    try:
+        for part in msg.walk():
+            if part.get_content_type() == "text/html" and not _is_attachment(part):
+                payload = part.get_payload()
+                if isinstance(payload, str) and len(payload) <= MAX_TEXT_PART:
+                    html_body = decode_bytes(_decode_part(part), _charset(part))
+                    break
+    except (RecursionError, Exception):  # noqa: BLE001 - a defect: show the text instead
+        html_body = None
+    return Original(headers, html_body, decode_bytes(raw[:MAX_TEXT_PART]))

@@ -6,29 +6,31 @@ Each reader returns a plain :class:`pandas.DataFrame` with columns ``kind``, ``s
 collection would also carry is kept: subject and body text, never mail headers, dates or
 file names, which identify the corpus rather than the class.
 
+Texts are kept as a user's file holds them (entities, markup and quoted replies included):
+the one extraction (:mod:`guiapp.core.extraction`, via
+:func:`~guiapp.core.models.predict.model_texts`) turns them into what the models read, in
+training as in use.
+
 The folder layout is the one of ``shared/data`` (see its README): ``sms_spam_collection/``,
-``enron_spam/``, ``spamassassin/`` and ``semeval_sentiment/``.
+``enron_spam/``, ``spamassassin/``, ``semeval_sentiment/`` and ``tweeteval_sentiment/``.
 """
 
 from __future__ import annotations
 
 import csv
-import email.policy
 import gzip
-import html
 import re
 import sys
 import tarfile
 from collections.abc import Iterable
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.parser import BytesParser
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from guiapp.core.errors import InputError
+from guiapp.core.io.mail import BrokenMessage, parse_message
 from guiapp.core.models.registry import file_sha256
 
 SMS_FILE = Path("sms_spam_collection/SMSSpamCollection")
@@ -37,6 +39,9 @@ SPAMASSASSIN_FILE = Path("spamassassin/spamassassin-dev.tar.gz")
 SEMEVAL_DIR = Path("semeval_sentiment")
 SEMEVAL_TEST = "twitter-2016test-A.tsv"
 SEMEVAL_DEV = ("twitter-2016dev-A.tsv", "twitter-2016devtest-A.tsv")
+TWEETEVAL_DIR = Path("tweeteval_sentiment")
+TWEETEVAL_TEXT = "val_text.txt"
+TWEETEVAL_LABELS = "val_labels.txt"
 
 FRAME_COLUMNS = ("corpus", "group", "kind", "subject", "text", "label")
 
@@ -80,7 +85,7 @@ def read_sms(data_dir: Path) -> tuple[pd.DataFrame, SourceFile]:
             rows["group"].append("sms")
             rows["kind"].append("sms")
             rows["subject"].append("")
-            rows["text"].append(html.unescape(text))
+            rows["text"].append(text)  # entities are decoded by the extraction
             rows["label"].append(1 if label == "spam" else 0)
     frame = _frame(rows)
     return frame, SourceFile(str(SMS_FILE), file_sha256(path), len(frame))
@@ -120,61 +125,11 @@ def read_enron(data_dir: Path) -> tuple[pd.DataFrame, SourceFile]:
 
 # ----------------------------------------------------------------------- SpamAssassin
 
-_TAG_BLOCK = re.compile(r"<(script|style|head)\b.*?</\1\s*>", re.S | re.I)
-_BREAK = re.compile(r"<\s*(br|/p|p|/div|div|/tr|tr|li|/h\d|h\d)\b[^>]*>", re.I)
-_TAG = re.compile(r"<[^>]*>", re.S)
-_COMMENT = re.compile(r"<!--.*?-->", re.S)
-_BLANKS = re.compile(r"[ \t\r\f\v]+")
-_MANY_NEWLINES = re.compile(r"\n\s*\n+")
-
-
-def html_to_text(markup: str) -> str:
-    """Visible text of an HTML body: scripts, styles and tags dropped, entities decoded."""
-    text = _COMMENT.sub(" ", markup)
-    text = _TAG_BLOCK.sub(" ", text)
-    text = _BREAK.sub("\n", text)
-    text = _TAG.sub(" ", text)
-    text = html.unescape(text)
-    text = _BLANKS.sub(" ", text)
-    return _MANY_NEWLINES.sub("\n\n", text).strip()
-
-
-def _part_text(part: EmailMessage) -> str:
-    try:
-        content = part.get_content()
-    except (LookupError, ValueError, AssertionError):
-        payload = part.get_payload(decode=True) or b""
-        content = payload.decode("latin-1", errors="replace")
-    if isinstance(content, bytes):
-        content = content.decode("latin-1", errors="replace")
-    if not isinstance(content, str):
-        return ""
-    if part.get_content_type() == "text/html":
-        return html_to_text(content)
-    return content
-
-
-def mail_subject_and_body(raw: bytes) -> tuple[str, str]:
-    """Subject and plain-text body of a raw RFC-822 message (text/plain, else HTML as text)."""
-    msg = BytesParser(policy=email.policy.default).parsebytes(raw)
-    assert isinstance(msg, EmailMessage)
-    try:
-        subject = str(msg.get("Subject", "") or "")
-    except (ValueError, TypeError, LookupError):
-        subject = ""
-    body_part = msg.get_body(preferencelist=("plain", "html"))
-    if body_part is not None:
-        body = _part_text(body_part)
-    else:
-        # No text part at all (e.g. only attachments): take every text/* leaf we can find.
-        body = "\n".join(
-            _part_text(part) for part in msg.walk() if part.get_content_maintype() == "text"
-        )
-    return " ".join(subject.split()), body
-
 
 def read_spamassassin(data_dir: Path) -> tuple[pd.DataFrame, SourceFile]:
-    """SpamAssassin ``spam-1`` + ``easy-ham-1``: subject and body of each raw message."""
+    """SpamAssassin ``spam-1`` + ``easy-ham-1``: subject and body of each raw message, read
+    by the mail importer (:func:`guiapp.core.io.mail.parse_message`) exactly as a user's
+    mbox or .eml file is."""
     path = Path(data_dir) / SPAMASSASSIN_FILE
     found: list[tuple[str, str, str, str]] = []
     # Members are read in archive order: seeking backwards in a gzip stream decompresses
@@ -187,8 +142,11 @@ def read_spamassassin(data_dir: Path) -> tuple[pd.DataFrame, SourceFile]:
             handle = archive.extractfile(member)
             if handle is None:
                 raise InputError(path, "cannot read archive member", member=member.name)
-            subject, body = mail_subject_and_body(handle.read())
-            found.append((member.name, folder, subject, body))
+            try:
+                fields = parse_message(handle.read())
+            except BrokenMessage as err:
+                raise InputError(path, str(err), member=member.name) from None
+            found.append((member.name, folder, fields.subject, fields.text))
     found.sort()
     rows: dict[str, list[object]] = {name: [] for name in FRAME_COLUMNS}
     for _, folder, subject, body in found:
@@ -256,6 +214,39 @@ def read_semeval(
         frames.append(frame)
         sources.append(SourceFile(str(SEMEVAL_DIR / name), file_sha256(folder / name), len(frame)))
     return pd.concat(frames, ignore_index=True), sources
+
+
+def read_tweeteval(data_dir: Path) -> tuple[pd.DataFrame, list[SourceFile]]:
+    """TweetEval sentiment validation split: ``val_text.txt`` one tweet a line (JSON-style
+    escapes as in SemEval), ``val_labels.txt`` 0 negative / 1 neutral / 2 positive."""
+    folder = Path(data_dir) / TWEETEVAL_DIR
+    text_path, label_path = folder / TWEETEVAL_TEXT, folder / TWEETEVAL_LABELS
+    with open(text_path, encoding="utf-8", newline="") as fh:
+        texts = [line.rstrip("\r\n") for line in fh]
+    with open(label_path, encoding="utf-8") as fh:
+        labels = [line.strip() for line in fh if line.strip()]
+    if texts and texts[-1] == "":
+        texts.pop()
+    if len(texts) != len(labels):
+        raise InputError(
+            text_path, f"{len(texts)} tweets but {len(labels)} labels in {TWEETEVAL_LABELS}"
+        )
+    rows: dict[str, list[object]] = {name: [] for name in FRAME_COLUMNS}
+    for number, (text, label) in enumerate(zip(texts, labels, strict=True), start=1):
+        if label not in ("0", "1", "2"):
+            raise InputError(label_path, f"label {label!r} is not 0, 1 or 2", line=number)
+        rows["corpus"].append("tweeteval")
+        rows["group"].append(TWEETEVAL_TEXT)
+        rows["kind"].append("tweet")
+        rows["subject"].append("")
+        rows["text"].append(_unescape_tweet(text.strip()))
+        rows["label"].append(int(label))
+    frame = _frame(rows)
+    sources = [
+        SourceFile(str(TWEETEVAL_DIR / name), file_sha256(folder / name), len(frame))
+        for name in (TWEETEVAL_TEXT, TWEETEVAL_LABELS)
+    ]
+    return frame, sources
 
 
 # -------------------------------------------------------------------------- splits

@@ -545,10 +545,3 @@ def _isin_sorted(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
     pos = np.searchsorted(sorted_keys, values)
     pos[pos >= len(sorted_keys)] = 0
     return sorted_keys[pos] == values
-
-
-def join_subject(subjects: Sequence[str] | None, texts: Sequence[str]) -> list[str]:
-    """What a model reads of a message: its subject (if any), a newline, its text."""
-    if subjects is None:
-        return [t or "" for t in texts]
-    return [f"{s}\n{t}" if s else (t or "") for s, t in zip(subjects, texts, strict=True)]

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from guiapp.core import paths
+from guiapp.core import extraction, paths
 from guiapp.core.models import features
 from guiapp.core.models.features import TextHasher
 from guiapp.core.models.predict import model_texts
@@ -283,6 +283,8 @@ def _cache_key(task: str, hasher: TextHasher, data_path: Path) -> str:
             "data_sha256": _file_sha256(data_path),
             "hasher": hasher_key(hasher),
             "features_sha256": hashlib.sha256(source).hexdigest(),
+            # model_texts runs the extraction: other code, other texts.
+            "extraction_sha256": hashlib.sha256(Path(extraction.__file__).read_bytes()).hexdigest(),
         },
         sort_keys=True,
     )

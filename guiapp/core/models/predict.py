@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from guiapp.core.extraction import join_written, written_texts
 from guiapp.core.messages import CLASSES, LABEL_COLUMN
-from guiapp.core.models.features import TextHasher, join_subject
+from guiapp.core.models.features import TextHasher
 from guiapp.core.models.linear import (
     TfidfBlock,
     _hashed_coef,
@@ -46,14 +47,22 @@ class Predictions:
 
 
 def model_texts(messages: pd.DataFrame | Sequence[str]) -> list[str]:
-    """What the models read of each message: subject (if any) + newline + text."""
+    """What the models read of each message: subject (if any) + newline + the part a person
+    wrote (:func:`guiapp.core.extraction.written_text`: HTML as text, entities decoded,
+    quoted replies, signatures and footers left out). Training reads the same."""
     if isinstance(messages, pd.DataFrame):
         texts = messages["text"].fillna("").astype(str).tolist()
         if "subject" in messages.columns:
             subjects = messages["subject"].fillna("").astype(str).tolist()
-            return join_subject(subjects, texts)
-        return texts
-    return ["" if t is None else str(t) for t in messages]
+            return join_written(subjects, texts)
+        return written_texts(texts)
+    return written_texts("" if t is None else str(t) for t in messages)
+
+
+def unwritten(texts: Sequence[str]) -> np.ndarray:
+    """Mask of :func:`model_texts` with no written part (only a subject, or nothing): the
+    sentiment of such a message is not guessed."""
+    return np.fromiter((not t or t[-1] == "\n" for t in texts), dtype=bool, count=len(texts))
 
 
 def _same_hasher(a: TextHasher, b: TextHasher) -> bool:
@@ -88,8 +97,13 @@ def predict_many(
     hooks: Hooks | None = None,
     n_jobs: int = 2,
     batch_size: int = BATCH,
+    unwritten_sentiment: bool = True,
 ) -> list[np.ndarray]:
-    """Class probabilities ``(n, n_classes)`` of each model, features computed once."""
+    """Class probabilities ``(n, n_classes)`` of each model, features computed once.
+
+    A sentiment model's row is NaN ("no sentiment") for a message with no written part
+    (:func:`unwritten`), unless ``unwritten_sentiment`` is False (then it is scored on
+    what there is, e.g. for metrics over a labelled set)."""
     hooks = hooks or Hooks()
     texts = model_texts(messages)
     n = len(texts)
@@ -128,9 +142,14 @@ def predict_many(
             # On Cancel, return at once: batches in flight finish unobserved.
             pool.shutdown(wait=False, cancel_futures=True)
     out = []
+    blank = None
     for model, parts in zip(models, results, strict=True):
         width = len(model.classes)
-        out.append(np.concatenate(parts) if parts else np.zeros((0, width), dtype=np.float32))
+        prob = np.concatenate(parts) if parts else np.zeros((0, width), dtype=np.float32)
+        if unwritten_sentiment and model.task == "sentiment" and n:
+            blank = unwritten(texts) if blank is None else blank
+            prob[blank] = np.nan
+        out.append(prob)
     return out
 
 
@@ -306,5 +325,5 @@ def evaluate(
         if isinstance(messages, pd.DataFrame)
         else messages
     )
-    (prob,) = predict_many(frame, [model], hooks=hooks)
+    (prob,) = predict_many(frame, [model], hooks=hooks, unwritten_sentiment=False)
     return classification_metrics(model.task, labels[keep], np.argmax(prob, axis=1))

@@ -33,6 +33,7 @@ from sklearn.pipeline import Pipeline
 
 from guiapp.core import paths
 from guiapp.core.errors import InputError, ModelError
+from guiapp.core.extraction import written_texts
 from guiapp.core.messages import CLASSES, LABEL_COLUMN
 from guiapp.core.models import corpora
 from guiapp.core.models.features import TextHasher
@@ -66,6 +67,12 @@ HASHER = {
 }
 SPAM_C = 30.0
 SPAM_CORPUS_POWER = 0.5
+# Tweets are ham for the spam model (customer tweets are not spam), each tweet corpus
+# scaled by a factor of its (1/size)**0.5 weight: chosen by the build among these on the
+# development halves (see build_shipped_models), so that SMS spam is still caught.
+TWEET_HAM_CORPORA = ("semeval", "tweeteval")
+TWEET_HAM_WEIGHTS = (1.0, 0.3)
+SPAM_CORPORA = ("sms", "spamassassin", "enron")
 SENTIMENT_C = 2.0
 SENTIMENT_TUNING_FOLDS = 3
 MAX_ITER = 600
@@ -109,10 +116,28 @@ def hash_matrix(
     return hash_counts(hasher, texts, hooks, n_jobs=n_jobs)
 
 
-def spam_weights(corpus: np.ndarray) -> np.ndarray:
-    """Each corpus weighs ``(1/size)**0.5``, rescaled to mean 1."""
+def shipped_hyperparameters(task: str) -> dict[str, Any]:
+    """The hyper-parameters in the shipped model's card (plain JSON); ``{}`` without a
+    readable card."""
+    from guiapp.core.models.registry import read_card
+
+    try:
+        card = read_card(paths.shipped_models_dir() / f"{task}.card.json")
+    except ModelError:
+        return {}
+    hyper = card.get("hyperparameters")
+    return dict(hyper) if isinstance(hyper, dict) else {}
+
+
+def spam_weights(corpus: np.ndarray, tweet_weight: float | None = None) -> np.ndarray:
+    """Each corpus weighs ``(1/size)**0.5``, the tweet-ham corpora (TWEET_HAM_CORPORA) that
+    times ``tweet_weight`` (by default the shipped spam model's, from its card), rescaled
+    to mean 1."""
     names, inverse, counts = np.unique(corpus, return_inverse=True, return_counts=True)
     w = (1.0 / counts[inverse]) ** SPAM_CORPUS_POWER
+    if tweet_weight is None:
+        tweet_weight = float(shipped_hyperparameters("spam").get("tweet_ham_weight", 1.0))
+    w = w * np.where(np.isin(corpus, TWEET_HAM_CORPORA), tweet_weight, 1.0)
     return w / w.mean()
 
 
@@ -226,11 +251,41 @@ def tune_offsets(
 # --------------------------------------------------------------- training data
 
 
+def _halves(test: pd.DataFrame, stratify: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A test split cut in two (seed 1): the development half, on which the build chooses
+    (the tweet weight), and the held-out half, on which nothing is chosen."""
+    from sklearn.model_selection import train_test_split
+
+    dev, held = train_test_split(
+        test,
+        test_size=0.5,
+        random_state=SEED + 1,
+        stratify=test["label"].to_numpy() if stratify else None,
+    )
+    return dev.reset_index(drop=True), held.reset_index(drop=True)
+
+
+def _as_ham(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.drop(columns=[c for c in ("id",) if c in frame.columns]).copy()
+    out["label"] = np.int8(0)
+    return out
+
+
 def training_frame_from_corpora(
     data_dir: Path, hooks: Hooks | None = None
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame], list[corpora.SourceFile]]:
     """The shipped training data (both tasks) and the held-out test splits, from
-    ``shared/data``: SMS / SpamAssassin / Enron 80% splits, SemEval minus the 2016 test."""
+    ``shared/data``.
+
+    Spam: SMS / SpamAssassin / Enron 80% splits (``spam/<corpus>`` the other 20%, cut in a
+    ``/dev`` and a ``/held-out`` half), plus tweets as ham: the SemEval sentiment training
+    tweets but a 10% ``spam/semeval-dev`` split, and the TweetEval tweets (those not among
+    the SemEval test or dev tweets) but a 20% ``spam/tweeteval`` split; the SemEval 2016
+    test file is ``spam/semeval2016-test``, never trained or chosen on. Sentiment: SemEval
+    minus the 2016 test file.
+    """
+    from sklearn.model_selection import train_test_split
+
     hooks = hooks or Hooks()
     data_dir = Path(data_dir)
     sources: list[corpora.SourceFile] = []
@@ -242,17 +297,33 @@ def training_frame_from_corpora(
             ("enron", corpora.read_enron),
         )
     ):
-        hooks.step(step, 4, f"reading {name}")
+        hooks.step(step, 5, f"reading {name}")
         frame, source = reader(data_dir)
         sources.append(source)
         train, test = corpora.spam_split(frame)
         train.insert(0, "task", "spam")
         frames.append(train)
         tests[f"spam/{name}"] = test
-    hooks.step(3, 4, "reading semeval")
+        tests[f"spam/{name}/dev"], tests[f"spam/{name}/held-out"] = _halves(test, True)
+    hooks.step(3, 5, "reading semeval")
     s_train, s_test, s_sources = corpora.semeval_split(data_dir)
     sources += s_sources
     s_train = s_train.drop(columns=["id"])
+    tweets_train, tweets_dev = train_test_split(s_train, test_size=0.1, random_state=SEED)
+    tweets = _as_ham(tweets_train)
+    tweets.insert(0, "task", "spam")
+    frames.append(tweets)
+    tests["spam/semeval-dev"] = _as_ham(tweets_dev).reset_index(drop=True)
+    tests["spam/semeval2016-test"] = _as_ham(s_test)
+    hooks.step(4, 5, "reading tweeteval")
+    t_frame, t_sources = corpora.read_tweeteval(data_dir)
+    sources += t_sources
+    seen = set(s_test["text"].str.strip()) | set(tweets_dev["text"].str.strip())
+    t_frame = corpora.dedupe(t_frame[~t_frame["text"].str.strip().isin(seen)])
+    t_train, t_test = train_test_split(_as_ham(t_frame), test_size=0.2, random_state=SEED)
+    t_train.insert(0, "task", "spam")
+    frames.append(t_train)
+    tests["spam/tweeteval"] = t_test.reset_index(drop=True)
     s_train.insert(0, "task", "sentiment")
     frames.append(s_train)
     tests["sentiment/semeval2016-test"] = s_test.drop(columns=["id"])
@@ -264,12 +335,15 @@ def training_frame_from_corpora(
 
 
 def compact_training_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """Texts cut to what the model reads (``HASHER['max_chars']`` of subject + newline +
-    text), so the shipped copy is small and retraining from it gives the same features."""
+    """Texts as the models read them (the written part, see :mod:`guiapp.core.extraction`),
+    cut to ``HASHER['max_chars']`` of subject + newline + text, so the shipped copy is
+    small and retraining from it gives the same features (the extraction leaves a written
+    part as it is)."""
     limit = int(HASHER["max_chars"])
     subject = frame["subject"].fillna("").astype(str).str.slice(0, limit)
     room = (limit - subject.str.len() - (subject.str.len() > 0).astype(int)).clip(lower=0)
-    text = [t[:r] for t, r in zip(frame["text"].fillna("").astype(str), room, strict=True)]
+    written = written_texts(frame["text"].fillna("").astype(str).tolist())
+    text = [t[:r] for t, r in zip(written, room, strict=True)]
     out = pd.DataFrame(
         {
             "task": frame["task"].astype(str),
@@ -389,6 +463,85 @@ def speed_sample(tests: dict[str, pd.DataFrame], n: int = 100_000) -> list[str]:
     return (pool * reps)[:n]
 
 
+def _spam_metrics(model: TrainedModel, test: pd.DataFrame) -> dict[str, Any]:
+    """Spam metrics of ``model`` on a labelled split, with ``false_spam_rate`` (share of
+    its ham called spam); ``_pred`` holds the predictions for pooling (dropped later)."""
+    (prob,) = predict_many(test, [model], unwritten_sentiment=False)
+    pred = np.argmax(prob, axis=1)
+    y = test["label"].to_numpy()
+    out = classification_metrics("spam", y, pred)
+    ham = y == 0
+    out["false_spam_rate"] = round(float(np.mean(pred[ham] == 1)), 4) if ham.any() else None
+    out["_pred"] = pred.tolist()
+    return out
+
+
+def _errors(metrics: dict[str, Any]) -> int:
+    confusion = np.asarray(metrics["confusion"])
+    return int(confusion.sum() - np.trace(confusion))
+
+
+def _brief(metrics: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "accuracy": metrics["accuracy"],
+        "spam_recall": metrics["per_class"]["spam"]["recall"],
+        "false_spam_rate": metrics["false_spam_rate"],
+    }
+
+
+def _per_kind(model: TrainedModel, tests: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    """Spam figures per kind of message over the 20% development splits (e-mail: both
+    mail corpora pooled) and the never-chosen-on tweets (SemEval 2016 test)."""
+    groups = {
+        "email": ["spam/spamassassin", "spam/enron"],
+        "sms": ["spam/sms"],
+        "tweet": ["spam/semeval2016-test"],
+    }
+    out: dict[str, Any] = {}
+    for kind, names in groups.items():
+        test = pd.concat([tests[n] for n in names], ignore_index=True)
+        metrics = _spam_metrics(model, test)
+        metrics.pop("_pred")
+        metrics["splits"] = names
+        out[kind] = metrics
+    return out
+
+
+def _leave_one_corpus_out(
+    hasher: TextHasher,
+    p_frame: pd.DataFrame,
+    X: sp.csr_matrix,
+    tests: dict[str, pd.DataFrame],
+    tweet_weight: float,
+    hooks: Hooks,
+) -> dict[str, Any]:
+    """For each spam corpus: the recipe trained on the other two (and the tweets), scored on
+    the whole of the one left out (its training and test rows)."""
+    out: dict[str, Any] = {
+        "what": "trained on the other two spam corpora + the tweet ham, "
+        "scored on every (deduplicated) message of the corpus left out"
+    }
+    corpus = p_frame["corpus"].astype(str).to_numpy()
+    y = p_frame["label"].to_numpy(dtype=np.int64)
+    for i, held in enumerate(SPAM_CORPORA):
+        keep = corpus != held
+        pipeline = _fit(
+            "spam",
+            hasher,
+            X[keep],
+            y[keep],
+            spam_weights(corpus[keep], tweet_weight),
+            SPAM_C,
+            hooks=hooks.scaled(i / 3, (i + 1) / 3),
+        )
+        model = TrainedModel("spam", pipeline)
+        left_out = pd.concat([p_frame[corpus == held], tests[f"spam/{held}"]], ignore_index=True)
+        metrics = _spam_metrics(model, left_out)
+        metrics.pop("_pred")
+        out[held] = metrics
+    return out
+
+
 def build_shipped_models(
     data_dir: Path | None = None,
     out_dir: Path | None = None,
@@ -464,7 +617,7 @@ def build_shipped_models(
     seconds = time.perf_counter() - start
     model = TrainedModel("sentiment", pipeline)
     test = tests["sentiment/semeval2016-test"]
-    (prob,) = predict_many(test, [model])
+    (prob,) = predict_many(test, [model], unwritten_sentiment=False)
     evaluation = {
         "sentiment/semeval2016-test": classification_metrics(
             "sentiment", test["label"].to_numpy(), np.argmax(prob, axis=1)
@@ -505,56 +658,107 @@ def build_shipped_models(
     start = time.perf_counter()
     p_frame = frame[frame["task"] == "spam"].reset_index(drop=True)
     p_y = p_frame["label"].to_numpy(dtype=np.int64)
-    X = hash_matrix(hasher, model_texts(p_frame), sub.scaled(0.0, 0.2))
-    pipeline = _fit(
-        "spam",
-        hasher,
-        X,
-        p_y,
-        spam_weights(p_frame["corpus"].astype(str).to_numpy()),
-        SPAM_C,
-        hooks=sub.scaled(0.2, 1.0),
-    )
+    p_corpus = p_frame["corpus"].astype(str).to_numpy()
+    X = hash_matrix(hasher, model_texts(p_frame), sub.scaled(0.0, 0.1))
+    prepared = _prepare(hasher, X)
+    # The tweet weight: the largest of TWEET_HAM_WEIGHTS whose model calls at most 1% of
+    # the development tweets spam and loses no SMS spam recall on the SMS development half
+    # against the smallest weight; else the one with the fewest development errors. Only
+    # the /dev halves and spam/semeval-dev are looked at.
+    dev_names = [f"spam/{c}/dev" for c in SPAM_CORPORA] + ["spam/semeval-dev"]
+    candidates: list[tuple[float, Pipeline, dict[str, Any]]] = []
+    init = None
+    for i, weight in enumerate(sorted(TWEET_HAM_WEIGHTS)):
+        pipeline = _fit(
+            "spam",
+            hasher,
+            X,
+            p_y,
+            spam_weights(p_corpus, weight),
+            SPAM_C,
+            init=init,
+            prepared=prepared,
+            hooks=sub.scaled(
+                0.1 + 0.3 * i / len(TWEET_HAM_WEIGHTS), 0.1 + 0.3 * (i + 1) / len(TWEET_HAM_WEIGHTS)
+            ),
+        )
+        init = pipeline["clf"]
+        model = TrainedModel("spam", pipeline)
+        dev = {name: _spam_metrics(model, tests[name]) for name in dev_names}
+        candidates.append((weight, pipeline, dev))
+    base_recall = candidates[0][2]["spam/sms/dev"]["per_class"]["spam"]["recall"]
+    fitting = [
+        c
+        for c in candidates
+        if c[2]["spam/semeval-dev"]["false_spam_rate"] <= 0.01
+        and c[2]["spam/sms/dev"]["per_class"]["spam"]["recall"] >= base_recall
+    ]
+    if fitting:
+        tweet_weight, pipeline, _ = max(fitting, key=lambda c: c[0])
+    else:
+        tweet_weight, pipeline, _ = min(
+            candidates, key=lambda c: sum(_errors(d) for d in c[2].values())
+        )
+    choice = {
+        "tweet_ham_weight": tweet_weight,
+        "tried": {str(w): {name: _brief(d) for name, d in dev.items()} for w, _, dev in candidates},
+        "rule": "largest weight with <= 1% of spam/semeval-dev called spam and SMS spam recall "
+        "on spam/sms/dev no lower than with the smallest weight",
+    }
     seconds = time.perf_counter() - start
     model = TrainedModel("spam", pipeline)
-    evaluation = {}
+    evaluation: dict[str, Any] = {}
     pooled_true, pooled_pred = [], []
-    for name in ("spam/sms", "spam/spamassassin", "spam/enron"):
-        test = tests[name]
-        (prob,) = predict_many(test, [model])
-        pred = np.argmax(prob, axis=1)
-        evaluation[name] = classification_metrics("spam", test["label"].to_numpy(), pred)
+    for name in SPAM_CORPORA:
+        for part in ("", "/dev", "/held-out"):
+            evaluation[f"spam/{name}{part}"] = _spam_metrics(model, tests[f"spam/{name}{part}"])
+        test = tests[f"spam/{name}"]
         pooled_true.append(test["label"].to_numpy())
-        pooled_pred.append(pred)
+        pooled_pred.append(np.asarray(evaluation[f"spam/{name}"]["_pred"]))
     pooled = classification_metrics(
         "spam", np.concatenate(pooled_true), np.concatenate(pooled_pred)
     )
     evaluation["spam/all-three-pooled"] = pooled
+    for name in ("spam/semeval-dev", "spam/tweeteval", "spam/semeval2016-test"):
+        evaluation[name] = _spam_metrics(model, tests[name])
+    per_kind = _per_kind(model, tests)
+    for value in evaluation.values():
+        value.pop("_pred", None)
+    loco = _leave_one_corpus_out(hasher, p_frame, X, tests, tweet_weight, sub.scaled(0.45, 1.0))
     model.card = _card(
         "spam",
         pipeline,
         version=_shipped_version("spam"),
-        description="Shipped spam model: one model for SMS and e-mail (SMS Spam Collection, "
-        "SpamAssassin, Enron-Spam).",
+        description="Shipped spam model: one model for SMS, e-mail and tweets (SMS Spam "
+        "Collection, SpamAssassin, Enron-Spam; SemEval and TweetEval tweets as ham).",
         training=_training_info(p_frame, source_info, None),
         hyper={
             "C": SPAM_C,
-            "corpus_weight": f"(1/corpus size)**{SPAM_CORPUS_POWER}, mean 1",
+            "corpus_weight": f"(1/corpus size)**{SPAM_CORPUS_POWER}, tweet corpora x "
+            f"tweet_ham_weight, mean 1",
+            "tweet_ham_weight": tweet_weight,
+            "tweet_weight_choice": choice,
             "solver": "L-BFGS (scipy), binary",
             "max_iter": MAX_ITER,
             "tol": TOL,
-            "split": "dedupe exact (subject, text), stratified 20% test, random_state=0, per corpus",
+            "split": "dedupe exact (subject, text), stratified 20% test, random_state=0, per "
+            "corpus; each test split cut in a /dev half (chosen on) and a /held-out half "
+            "(nothing chosen on), stratified, random_state=1",
+            "text": "subject + the written part (guiapp.core.extraction.written_text)",
         },
         metrics={
             "accuracy": pooled["accuracy"],
             "macro_recall": pooled["macro_recall"],
             "spam_f1": pooled["spam_f1"],
-            "split": "spam/all-three-pooled",
+            "tweets_called_spam": evaluation["spam/semeval2016-test"]["false_spam_rate"],
+            "split": "spam/all-three-pooled; tweets: spam/semeval2016-test",
         },
         evaluation=evaluation,
         train_seconds=seconds,
         command=BUILD_COMMAND,
     )
+    model.card["per_kind"] = per_kind
+    model.card["leave_one_corpus_out"] = loco
     models["spam"] = model
 
     if measure_speed:
@@ -591,6 +795,7 @@ def _training_info(
         "spamassassin": "spamassassin",
         "enron": "enron_spam",
         "semeval": "semeval_sentiment",
+        "tweeteval": "tweeteval_sentiment",
     }
     used = {corpus_files[c] for c in per_corpus if c in corpus_files}
     return {
