@@ -36,7 +36,7 @@ def test_header_names_follow_the_cells_escaping(tmp_path, capsys):
         w = csv.writer(fh)
         w.writerow(["text", *names])
         w.writerow(["Meet me at noon by the fountain", *names])  # the same strings as cells
-    for flag, expect in (([], neutralise_cell), (["--allow-formulas"], str)):
+    for flag, expect in (([], str), (["--spreadsheet-safe"], neutralise_cell)):
         out = tmp_path / f"out{len(flag)}.csv"
         code, err = classify(capsys, source, "-o", out, "--text-column", "text", *flag)
         assert code == 0, err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 
+from guiapp.core import checksums
 from guiapp.core import project as project_module
 from guiapp.core.collection import Collection
 from guiapp.core.commands import set_label
@@ -56,6 +57,7 @@ def test_unreadable_files_are_skipped_and_nothing_is_written(tmp_path, monkeypat
     assert {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} == before
     # A project without recorded sources (made before they were recorded) is not a match.
     conn = sqlite3.connect(folder / "a.triage")
+    checksums.register(conn)  # the project keeps its checksums (see guiapp.core.checksums)
     conn.execute("DELETE FROM meta WHERE key = 'sources'")
     conn.commit()
     conn.close()
