@@ -180,9 +180,9 @@ def test_written_array_matches_written_texts():
 
 
 def test_no_sentiment_where_nothing_is_written():
-    from guiapp.core.models import load_current, predict_many
+    from guiapp.core.models import load_shipped, predict_many
 
-    spam, sentiment = load_current("spam"), load_current("sentiment")
+    spam, sentiment = load_shipped("spam"), load_shipped("sentiment")
     spam_p, sent_p = predict_many(_quote_only_frame(), [spam, sentiment], n_jobs=1)
     assert not np.isnan(spam_p).any()
     assert np.isnan(sent_p[2]).all() and not np.isnan(sent_p[:2]).any()
