@@ -21,9 +21,10 @@ def test_opening_the_same_file_again_offers_its_project(qtbot, window):
     assert "sms.csv is already in a project" in shown
     assert "300 messages, 3 labelled by you" in shown and str(first) in shown
     assert dialog.defaultButton() is dialog.open_button
-    with qtbot.waitSignal(window.project_opened, timeout=WAIT):
-        dialog.open_button.click()
-    assert window.project.path == first
+    project = window.project
+    dialog.open_button.click()  # it is the one open: kept as it is (not opened twice)
+    assert window.project is project and window.project.path == first
+    assert not window.runner.is_running("open")
     assert window.collection.user["spam"][[0, 1, 2]].tolist() == [1, 1, 1]
     assert len(list(session.projects_dir().glob("*.triage"))) == 1
 
@@ -62,4 +63,6 @@ def test_cancel_changes_nothing(qtbot, window):
     window.open_paths([str(SMS)])
     window.last_dialog.reject()
     qtbot.waitUntil(lambda: not window.last_dialog.isVisible(), timeout=WAIT)
-    assert window.project.path == first and window.runner.active_count() == 0
+    assert not window.runner.is_running("import") and not window.runner.is_running("open")
+    qtbot.waitUntil(lambda: window.runner.active_count() == 0, timeout=WAIT)
+    assert window.project.path == first

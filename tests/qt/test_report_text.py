@@ -10,23 +10,31 @@ from guiapp.qt.model_dialogs import _TaskPage
 
 def test_the_cross_validation_note_is_shown_as_written(qtbot):
     note = "'after' is the new model's accuracy on folds it did not see; <5 labels & more"
+    figures = {"n": 12, "accuracy": None, "macro_recall": None, "per_class": {}}
     report = TaskReport(
         task="spam",
-        version="v2",
-        previous="",
+        version="spam-2",
+        previous="shipped",
+        start_version="shipped",
+        kept=False,
         n_user_labels=12,
         n_corrected=3,
-        cv={"before": {}, "after": {}, "method": "5-fold", "note": note},
+        method="stratified 5-fold cross-validation <of> 'your' labels",
+        new=figures,
+        previous_figures=None,
+        n_added=0,
+        start=figures,
         classes=["ham", "spam"],
-        per_class={},
-        confusion=[[0, 0], [0, 0]],
-        flipped=0,
+        changed_unlabelled=2,
+        flipped=2,
+        notes=[note],
     )
     page = _TaskPage(report)
     qtbot.addWidget(page)
-    labels = [w for w in page.findChildren(QLabel) if w.text() == note]
-    assert len(labels) == 1
-    assert "&#x27;" not in labels[0].text() and labels[0].grab().width() > 0
+    texts = [w.text() for w in page.findChildren(QLabel)]
+    assert note in texts
+    assert "New model measured by stratified 5-fold cross-validation <of> 'your' labels." in texts
+    assert not any("&#x27;" in t or "&lt;" in t for t in texts)
 
 
 def test_the_import_problems_dialog_says_what_happened(qtbot):
@@ -42,4 +50,4 @@ def test_the_import_problems_dialog_says_what_happened(qtbot):
     head = dialog.findChildren(QLabel)[0].text()
     assert "left out or read only in part" in head and "could not be read" not in head
     reasons = [p.reason for p in result.problems]
-    assert any("the whole body is kept as the text" in r for r in reasons), reasons
+    assert any("its text parts were read from the body" in r for r in reasons), reasons
