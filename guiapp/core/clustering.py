@@ -118,7 +118,7 @@ def prepare_texts(
 
     A DataFrame contributes ``subject`` + newline + the written part of ``text``
     (:func:`guiapp.core.extraction.written_array`: HTML as text, no quoted replies,
-    signatures or footers; either column may be absent); anything else is taken as the
+    signatures; either column may be absent); anything else is taken as the
     texts themselves, written part only. The result is cut to ``max_chars``,
     lower-cased, with links, e-mail addresses, HTML entities and apostrophes removed.
     """

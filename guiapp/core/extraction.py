@@ -10,9 +10,8 @@ Two steps, both plain functions of the stored ``text`` (the body as imported):
    mailer left in the text) reduced to their text.
 2. :func:`segments` -- that text split into what the person wrote, the quoted reply chain
    (``>`` lines, "On ... wrote:" and everything under an "Original Message" or an
-   Outlook ``From:/Sent:`` block) and the signature or footer (after ``-- ``, a
-   mailing-list footer, "Sent from my ...", a short closing copyright/unsubscribe
-   paragraph). :func:`written_text` keeps the first kind only: the models and the themes
+   Outlook ``From:/Sent:`` block) and the signature (after ``-- ``, a closing "Sent from
+   my ..."). :func:`written_text` keeps the first kind only: the models and the themes
    read that, the detail pane shows all of it.
 
 Why Lexbor and not :mod:`html.parser`: the standard library's parser is quadratic on
@@ -335,13 +334,6 @@ _MOBILE = re.compile(
     r"^\s*(?:Sent from my |Sent from Mail for |Get Outlook for |Sent with |Sent via )",
     re.IGNORECASE,
 )
-_FOOTER_WORDS = re.compile(
-    r"copyright|all rights reserved|\(c\)\s*\d{4}|©|unsubscribe|mailing list|listinfo|"
-    r"to be removed from|opt[- ]out|privacy policy|this (?:e-?mail|message) (?:and any|is "
-    r"confidential|may contain)",
-    re.IGNORECASE,
-)
-FOOTER_MAX_LINES = 12
 
 
 def _quote_start(lines: list[str]) -> int | None:
@@ -388,29 +380,17 @@ def _quote_start(lines: list[str]) -> int | None:
 
 
 def _signature_start(lines: list[str], end: int) -> int | None:
-    """Index of the first line of the signature or footer in ``lines[:end]``, if any."""
-    first_text = next((i for i in range(end) if lines[i].strip()), end)
+    """Index of the first line of the signature in ``lines[:end]``, if any: the ``-- ``
+    delimiter, or a closing "Sent from my ..." line. Footers (mailing-list, legal) are not
+    cut: leaving them out cost the spam model more on mail than it gained (see the card)."""
     for i in range(end):
         if _SIG_DELIMITER.match(lines[i]):
-            return i
-    # A rule followed by a short closing block with footer words (mailing-list footers).
-    for i in range(max(0, end - FOOTER_MAX_LINES - 1), end):
-        if _RULE.match(lines[i]) and any(_FOOTER_WORDS.search(x) for x in lines[i + 1 : end]):
             return i
     last = end - 1
     while last >= 0 and not lines[last].strip():
         last -= 1
     if last >= 0 and _MOBILE.match(lines[last]):
         return last
-    # A closing paragraph of a few lines from its first line of a legal or list footer on,
-    # when something written comes before it.
-    start = last
-    while start > 0 and lines[start - 1].strip():
-        start -= 1
-    if last - start < 6:
-        for i in range(start, last + 1):
-            if _FOOTER_WORDS.search(lines[i]):
-                return i if first_text < i else None
     return None
 
 
@@ -464,8 +444,8 @@ def segments(text: str) -> list[Segment]:
 
 
 def written_text(text: str | None) -> str:
-    """What the person wrote: the readable text without quoted replies, signatures and
-    footers (stripped; "" when nothing is left). What the models and themes read."""
+    """What the person wrote: the readable text without quoted replies and signatures
+    (stripped; "" when nothing is left). What the models and themes read."""
     readable = readable_text(text).strip()
     if "\n" not in readable or not _has_markers(readable):
         return readable

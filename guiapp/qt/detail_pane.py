@@ -294,7 +294,7 @@ class DetailPane(QWidget):
             if np.isnan(probs).any() and "sentiment" in c.model_versions:
                 cells.append(
                     f'<span style="color:{style.MUTED_TEXT}">no sentiment: nothing in it was '
-                    "written by the sender (only quoted text, a signature or a footer)</span>"
+                    "written by the sender (only quoted text or a signature)</span>"
                 )
             elif not np.isnan(probs).any():
                 code = int(np.argmax(probs))

@@ -119,22 +119,21 @@ def test_outlook_original_message_is_a_quote():
 
 
 def test_interleaved_reply_keeps_the_answers():
-    # easy-ham-1/00004: a quote, an answer, the list footer.
+    # easy-ham-1/00004: a quote, an answer, a signature.
     mail = _mail(HAM, "00004").text
     written = written_text(mail)
     kinds = {s.kind for s in segments(mail)}
-    assert {WRITTEN, QUOTE, SIGNATURE} <= kinds
+    assert {WRITTEN, QUOTE} <= kinds
     assert written and not any(line.startswith(">") for line in written.splitlines())
-    assert "mailing list" not in written.lower() and "listinfo" not in written
+    assert "The Klez worm is approaching its seventh month" in written  # after the quote
+    assert "From the September 2002 issue of PC World" not in written
 
 
-def test_footers_and_mobile_lines_are_not_written():
-    assert written_text("Legal stuff here.\n\nCopyright 2002 - All rights reserved") == (
-        "Legal stuff here."
-    )
+def test_mobile_lines_are_signatures_footers_are_written():
     assert written_text("On my way\n\nSent from my iPhone") == "On my way"
-    # A message that is only a footer-like line is what was written.
-    assert written_text("How do I unsubscribe from this?") == "How do I unsubscribe from this?"
+    # Footers stay in what the models read (cutting them cost the spam model on mail).
+    footer = "Buy now.\n\nCopyright 2002 - All rights reserved. To unsubscribe click here"
+    assert written_text(footer) == footer
 
 
 def test_one_line_texts_are_never_quotes():

@@ -323,5 +323,6 @@ def test_train_from_files_writes_a_loadable_model(tmp_path):
 def test_training_data_ships_with_the_app():
     data = models.load_training_data()
     assert set(data["task"]) == {"spam", "sentiment"}
-    assert set(data["corpus"]) >= {"sms", "spamassassin", "enron", "semeval"}
+    assert set(data["corpus"]) == {"sms", "spamassassin", "enron", "semeval", "tweeteval"}
+    assert (data["subject"].str.len() + data["text"].str.len()).max() <= 1501
     assert (shipped_models_dir() / "training_data.parquet").stat().st_size < 8_000_000

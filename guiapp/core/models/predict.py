@@ -49,7 +49,7 @@ class Predictions:
 def model_texts(messages: pd.DataFrame | Sequence[str]) -> list[str]:
     """What the models read of each message: subject (if any) + newline + the part a person
     wrote (:func:`guiapp.core.extraction.written_text`: HTML as text, entities decoded,
-    quoted replies, signatures and footers left out). Training reads the same."""
+    quoted replies and signatures left out). Training reads the same."""
     if isinstance(messages, pd.DataFrame):
         texts = messages["text"].fillna("").astype(str).tolist()
         if "subject" in messages.columns:

@@ -29,7 +29,7 @@ from guiapp.core.models import adapt, store
 from guiapp.core.models.hashed import HashedTexts, hash_texts, hasher_key
 from guiapp.core.models.linear import count_scores
 from guiapp.core.models.linear import probabilities as class_probabilities
-from guiapp.core.models.predict import classification_metrics
+from guiapp.core.models.predict import classification_metrics, model_texts, unwritten
 from guiapp.core.models.registry import SHIPPED, TrainedModel
 from guiapp.core.progress import Hooks
 
@@ -96,9 +96,15 @@ class TaskOutcome:
 
 
 def predicted(task: str, prob: np.ndarray) -> np.ndarray:
+    """Label codes of probabilities; -1 where there is none (NaN: "no sentiment")."""
+    prob = np.asarray(prob)
     if task == "spam":
-        return (np.asarray(prob) >= 0.5).astype(np.int8)
-    return np.argmax(prob, axis=1).astype(np.int8)
+        codes = (prob >= 0.5).astype(np.int8)
+        codes[np.isnan(prob)] = -1
+        return codes
+    codes = np.argmax(np.nan_to_num(prob, nan=-1.0), axis=1).astype(np.int8)
+    codes[np.isnan(prob).any(axis=1)] = -1
+    return codes
 
 
 def starting_point(
@@ -154,13 +160,15 @@ def retrain_task(
     before: np.ndarray | None = None,
     start: tuple[TrainedModel, str, TrainedModel | None, str, list[str]] | None = None,
     trained_on: tuple[np.ndarray, np.ndarray] | None = None,
+    unwritten: np.ndarray | None = None,
     hooks: Hooks | None = None,
 ) -> TaskOutcome:
     """Adapt ``task``'s starting model to ``labels`` (per row of ``hashed``, -1 none).
 
     ``trained_on``: the (rows, labels) the version in use was trained on, to measure it on
     the labels added since; ``before``: the label codes shown before, to count how many
-    unlabelled messages change.
+    unlabelled messages change; ``unwritten``: rows with nothing written by the sender,
+    which get no sentiment (see :func:`~.predict.unwritten`).
     """
     hooks = hooks or Hooks()
     began = time.perf_counter()
@@ -188,6 +196,8 @@ def retrain_task(
     hooks.progress(850, 1000, "predicting")
     prob = _scores(result.model, hashed, hooks.scaled(0.85, 0.95))
     probabilities = np.ascontiguousarray(prob[:, 1]) if task == "spam" else prob
+    if task == "sentiment" and unwritten is not None:
+        probabilities[unwritten] = np.nan  # as predict_many does: not guessed
     codes = predicted(task, probabilities)
     # Measured on the labels added since the version in use was trained.
     previous_figures, n_added = None, 0
@@ -200,7 +210,7 @@ def retrain_task(
         if n_added:
             old_prob = _scores(previous, hashed.subset(rows[added]), hooks.scaled(0.95, 0.98))
             previous_figures = figures(task, y[added], np.argmax(old_prob, axis=1))
-    wrong = codes[rows] != y
+    wrong = (codes[rows] != y) & (codes[rows] >= 0)
     conflict = _conflicts(features, y)
     reasons = np.where(conflict, UNFITTED_CONFLICT, UNFITTED_OUTWEIGHED)[wrong]
     unfitted_reasons = {
@@ -324,6 +334,7 @@ def retrain_project(
                 and (found := store.trained_on(conn, t, starts[t][3])) is not None
             }
     hashed = hash_collection(messages, [starts[t][0] for t in tasks], hooks.scaled(0.0, 0.3))
+    blank = unwritten(model_texts(messages)) if "sentiment" in tasks else None
     out: dict[str, TaskOutcome] = {}
     for i, task in enumerate(tasks):
         sub = hooks.scaled(0.3 + 0.7 * i / len(tasks), 0.3 + 0.7 * (i + 1) / len(tasks))
@@ -335,6 +346,7 @@ def retrain_project(
             before=(before or {}).get(task),
             start=starts[task],
             trained_on=(trained_on or {}).get(task),
+            unwritten=blank,
             hooks=sub,
         )
     hooks.progress(1000, 1000, "retrained")
