@@ -637,9 +637,10 @@ def plan_trials(
         "label": 0.4,
         "bulk": 1.5 * bulk,
         "export": 1.5 * export,
-        # Within the first seconds of the retrain (its worker starting, loading, fitting):
-        # whole retrains (~10-40 s here) are what the retrain-apply trials wait for.
-        "retrain": 4.0,
+        # Within the retrain (its worker starting, loading, fitting): a whole retrain of
+        # these few labels takes ~2-3 s, and the script ends soon after it; whole
+        # retrains are what the retrain-apply trials wait for.
+        "retrain": 1.5,
         # From the result's arrival: saving the new predictions and the model's record
         # takes ~10 ms; every other such trial aims inside it, the others just after.
         "retrain-apply": 0.25,

@@ -148,6 +148,10 @@ def _warm_up(*, on_progress=None, stop_requested=None) -> None:
     """The warm-up task: its worker imported the modules before calling it."""
 
 
+def _file_key(path: str | Path) -> str:
+    return str(Path(path).resolve())
+
+
 def _same_file(a: str | Path, b: str | Path) -> bool:
     try:
         return Path(a).samefile(b)
@@ -207,6 +211,9 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.settings = settings
         self.project: Project | None = None
+        #: Projects this window is closing on a worker, and opens waiting for that.
+        self._projects_closing: set[str] = set()
+        self._open_after_close: dict[str, object] = {}
         self.notifier = Notifier(self)
         self.runner = TaskRunner(self, preload=WARM_UP_MODULES)
         # Through a lambda, so that a replaced notifier method still gets every error.
@@ -824,9 +831,20 @@ class MainWindow(QMainWindow):
             on_error=lambda exc, tb: self._on_open_project_failed(exc, tb, str(imported.path)),
         )
 
+    def _on_project_closed(self, key: str) -> None:
+        self._projects_closing.discard(key)
+        waiting = self._open_after_close.pop(key, None)
+        if waiting is not None:
+            waiting()
+
     def open_project(self, path: str | Path, *, read_only: bool = False) -> None:
         """Open a project in the background; ``read_only``: a view that changes nothing
-        (offered when another Triage has the project open for editing)."""
+        (offered when another Triage has the project open for editing). A project this
+        window is still closing opens once it is closed (its write lock released)."""
+        key = _file_key(path)
+        if key in self._projects_closing:
+            self._open_after_close[key] = lambda: self.open_project(path, read_only=read_only)
+            return
         if self.project is not None and _same_file(self.project.path, path):
             if read_only or not self.project.read_only:
                 self.notifier.status(f"{Path(path).name} is already open.")
@@ -957,7 +975,16 @@ class MainWindow(QMainWindow):
         self._apply_filter(self.filter_bar.spec())
         self.detail.show_row(collection, -1)
         if old is not None and old is not project:
-            self.runner.start(f"close {id(old)}", _close_project, old, quiet=True)
+            key = _file_key(old.path)
+            self._projects_closing.add(key)
+            self.runner.start(
+                f"close {id(old)}",
+                _close_project,
+                old,
+                quiet=True,
+                on_result=lambda _none, key=key: self._on_project_closed(key),
+                on_error=lambda _exc, _tb, key=key: self._on_project_closed(key),
+            )
         self.settings.last_project = str(project.path)
         self.settings.add_recent(project.path)
         QTimer.singleShot(0, self, self.settings.sync)  # a file write: not in this turn
