@@ -36,7 +36,7 @@ def demo_collection() -> Path:
 
 
 def user_data_dir() -> Path:
-    """Per-user writable data: retrained model versions, the default project.
+    """Per-user writable data: settings and the default folder of projects.
 
     ``TRIAGE_DATA_DIR`` overrides it (tests, portable installs).
     """
@@ -44,29 +44,6 @@ def user_data_dir() -> Path:
     path = (
         Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
     )
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def user_cache_dir() -> Path:
-    """Per-user cache of derived data that can always be rebuilt (the hashed training data).
-
-    ``TRIAGE_CACHE_DIR`` overrides it; when ``TRIAGE_DATA_DIR`` is set (tests, portable
-    installs) it is ``<data dir>/cache``, so an isolated data directory is isolated whole.
-    """
-    override = os.environ.get("TRIAGE_CACHE_DIR")
-    if override:
-        path = Path(override)
-    elif os.environ.get("TRIAGE_DATA_DIR"):
-        path = user_data_dir() / "cache"
-    else:
-        path = Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def user_models_dir() -> Path:
-    path = user_data_dir() / "models"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

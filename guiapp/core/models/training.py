@@ -153,13 +153,6 @@ def balanced_weights(y: np.ndarray, k: int) -> np.ndarray:
     return (len(y) / (k * np.maximum(counts, 1)))[y]
 
 
-def base_weights(task: str, frame: pd.DataFrame) -> np.ndarray:
-    y = frame["label"].to_numpy(dtype=np.int64)
-    if task == "spam":
-        return spam_weights(frame["corpus"].astype(str).to_numpy())
-    return balanced_weights(y, len(CLASSES[task]))
-
-
 def _fit(
     task: str,
     hasher: TextHasher,
