@@ -284,7 +284,7 @@ class ModelVersionsDialog(QDialog):
         self.tree.setStyleSheet("QTreeView::item { padding: 3px 2px; }")
         header = self.tree.header()
         header.setStretchLastSection(True)
-        for column, width in ((0, 200), (1, 360), (2, 90), (3, 100)):
+        for column, width in ((0, 250), (1, 330), (2, 90), (3, 100)):
             self.tree.setColumnWidth(column, width)
         self.tree.itemSelectionChanged.connect(self._update)
         self.tree.itemDoubleClicked.connect(lambda *_: self._use())
