@@ -291,7 +291,7 @@ class TableWriter:
         self._cut = 0
         #: CSV cells holding a NUL character: written as they are, but CSV readers --
         #: Triage's importer too -- drop NULs, so a re-import would not be exact; the
-        #: caller says so (:func:`nul_note`).
+        #: export says so in :attr:`notes` (:func:`nul_note`).
         self.nul_cells = 0
         self._raw = None
         self._writer = None
@@ -404,6 +404,8 @@ class TableWriter:
                     )
             else:
                 self._writer.close()
+            if self.nul_cells:
+                self.notes.append(nul_note(self.nul_cells))
             self._raw.flush()
             os.fsync(self._raw.fileno())
             self._raw.close()
@@ -568,8 +570,7 @@ def export_messages(
             hooks.step(start, n, "exporting")
             w.write(table.slice(start, step))
     hooks.progress(n, n, "exported")
-    notes = list(w.notes) + ([nul_note(w.nul_cells)] if w.nul_cells else [])
-    return ExportResult(Path(path), n, w.format, notes)
+    return ExportResult(Path(path), n, w.format, w.notes)
 
 
 def export_csv(

@@ -23,7 +23,6 @@ from guiapp.core.export import (
     TableWriter,
     cluster_columns,
     names_column,
-    nul_note,
     scores_column,
 )
 from guiapp.core.outputs import check_output
@@ -302,7 +301,7 @@ def classify_files(
                 inputs[0] if len(inputs) == 1 else ", ".join(inputs), "no messages found"
             )
         writer.__exit__(None, None, None)
-        notes = writer.notes + ([nul_note(writer.nul_cells)] if writer.nul_cells else [])
+        notes = writer.notes
         writer = None
     except BaseException as exc:
         if writer is not None:
